@@ -1,0 +1,2 @@
+/* placeholder: replaced in this session */
+typedef int kt_guest_placeholder;
