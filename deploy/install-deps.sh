@@ -28,7 +28,7 @@ mirror_uri() {
 PKGS=(build-essential cmake pkg-config git cpio zstd xz-utils file
       libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
       libelf-dev zlib1g-dev libzstd-dev libsqlite3-dev sqlite3 libyaml-dev libcmocka-dev
-      qemu-system-x86 qemu-utils clang-19 llvm-19)
+      qemu-system-x86 qemu-utils clang-19 llvm-19 jq)
 BPO_PKGS=(libbpf-dev bpftool)
 
 missing() {

@@ -1,1 +1,126 @@
-int main(void) { return 1; } /* placeholder: replaced in this session */
+/* ktstr-guest: PID 1 of the test VM.
+ *
+ * Boot (mounts, console, SCHED_FIFO), read /ktstr/entry.pb, open the
+ * control channel on COM2 and say Hello; a probe entry powers off right
+ * there. Otherwise report the GuestTopology from sysfs, prepare the
+ * cgroup tree, arm the watchdog, run the scenario, send the
+ * ScenarioResult and power off. Whatever fails on the way is printed on
+ * the console and, when the channel is open, sent as ScenarioResult
+ * {ok=false}; the machine always powers off. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include "boot.h"
+#include "cgroup.h"
+#include "channel.h"
+#include "frame.h"
+#include "glog.h"
+#include "ktstr.pb-c.h"
+#include "runner.h"
+#include "scenario.h"
+#include "spec.h"
+#include "sysfs_topo.h"
+#include "watchdog.h"
+
+static struct kt_chan *chan;
+
+/* Send the final RES (when the watchdog has not claimed it) and power off. */
+static void __attribute__((noreturn)) finish(Ktstr__ScenarioResult *res)
+{
+	struct kt_err err;
+
+	if (!kt_watchdog_disarm())
+		for (;;)
+			pause(); /* the watchdog is reporting and powering off */
+	if (!res->ok)
+		kt_glog("scenario failed: %s", res->error);
+	else
+		kt_glog("scenario done in %llu ms", (unsigned long long)res->run_ms);
+	if (chan && kt_chan_send(chan, KT_FRAME_RESULT, &res->base, &err)) {
+		Ktstr__ScenarioResult small = KTSTR__SCENARIO_RESULT__INIT;
+
+		fprintf(stderr, KT_GLOG_PREFIX "%s\n", err.msg);
+		small.ok = false;
+		small.error = err.msg;
+		small.run_ms = res->run_ms;
+		kt_chan_send(chan, KT_FRAME_RESULT, &small.base, NULL);
+	}
+	kt_boot_poweroff();
+}
+
+static void __attribute__((noreturn)) fail(const char *what, const char *msg)
+{
+	Ktstr__ScenarioResult res = KTSTR__SCENARIO_RESULT__INIT;
+	char text[KT_ERR_MAX + 64];
+
+	snprintf(text, sizeof(text), "%s: %s", what, msg);
+	res.ok = false;
+	res.error = text;
+	finish(&res);
+}
+
+static void hello(uint64_t uptime_ms)
+{
+	Ktstr__Hello h = KTSTR__HELLO__INIT;
+	struct utsname u;
+	struct kt_err err;
+
+	h.version = KT_SCENARIO_ENTRY_VERSION;
+	h.kernel_release = uname(&u) ? "" : u.release;
+	h.uptime_ms = uptime_ms;
+	if (kt_chan_send(chan, KT_FRAME_HELLO, &h.base, &err))
+		fprintf(stderr, KT_GLOG_PREFIX "%s\n", err.msg);
+	kt_glog("kernel %s, agent up at %llu ms", h.kernel_release,
+		(unsigned long long)uptime_ms);
+}
+
+int main(void)
+{
+	struct kt_err mount_err = {{0}}, spec_err, err;
+	Ktstr__GuestTopology *topo;
+	Ktstr__EntrySpec *spec = NULL;
+	uint64_t uptime_ms;
+	int mounts_ok, cpu_ok;
+
+	if (getpid() != 1) {
+		fprintf(stderr, KT_GLOG_PREFIX "must run as PID 1 inside the test VM\n");
+		return 2;
+	}
+	mounts_ok = !kt_boot_mounts(&mount_err);
+	kt_boot_console();
+	uptime_ms = kt_boot_uptime_ms();
+	if (!mounts_ok)
+		kt_glog("%s", mount_err.msg);
+	if (kt_boot_realtime(KT_BOOT_RT_PRIO, &err))
+		kt_glog("%s (continuing without)", err.msg);
+	if (kt_spec_load(KT_SPEC_PATH, &spec, &spec_err))
+		spec = NULL;
+	if (kt_chan_open(KT_CHANNEL_PATH, &chan, &err)) {
+		chan = NULL;
+		fail("control channel", err.msg);
+	}
+	kt_glog_set_chan(chan);
+	hello(uptime_ms);
+	if (!spec)
+		fail("entry", spec_err.msg);
+	if (spec->probe) {
+		kt_glog("probe entry: powering off");
+		kt_boot_poweroff();
+	}
+	if (!mounts_ok)
+		fail("boot", mount_err.msg);
+	if (spec->watchdog_ms && kt_watchdog_start(spec->watchdog_ms, chan, &err))
+		fail("boot", err.msg);
+	if (kt_sysfs_topo_read("/sys", &topo, &err))
+		fail("topology", err.msg);
+	if (kt_chan_send(chan, KT_FRAME_TOPOLOGY, &topo->base, &err))
+		fail("topology", err.msg);
+	if (kt_cgroup_prepare(KT_CGROUP_ROOT, KT_CGROUP_BASE, &cpu_ok, &err))
+		fail("cgroups", err.msg);
+	if (!cpu_ok)
+		kt_glog("the cpu controller could not be enabled; continuing with cpuset only");
+	kt_glog("scenario '%s': %zu steps, duration %llu ms, watchdog %u ms", spec->name,
+		spec->n_steps, (unsigned long long)spec->duration_ms, spec->watchdog_ms);
+	finish(kt_runner_run(spec, topo, KT_CGROUP_BASE));
+}

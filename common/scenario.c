@@ -1,0 +1,1097 @@
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+#include "catalog.h"
+#include "ktstr.pb-c.h"
+#include "scenario.h"
+
+#define PATH_MAX_LEN 160
+#define DESC_MAX 256
+#define MAX_FIELDS 8
+#define MAX_DURATION_MS 86400000u /* one day */
+#define MAX_FIXED_MS 3600000u     /* one hour */
+#define MAX_GAP_MS 3600000.0
+#define MAX_BURST_MS 60000u
+
+struct cgroup {
+	char name[KT_SCENARIO_NAME_MAX + 1];
+	Ktstr__CpusetKind cpuset;
+	uint32_t *cpus; /* CPUSET_EXACT: sorted, unique */
+	size_t n_cpus;
+	uint32_t index, of; /* DISJOINT: index, of; LLC: index */
+	unsigned workers;   /* 0: the run's default */
+	Ktstr__WorkType work;
+	uint32_t burst_ms, sleep_ms;
+};
+
+struct step {
+	struct cgroup *cgroups;
+	size_t n_cgroups;
+	bool fixed; /* hold fixed ms, else frac */
+	double frac;
+	uint32_t ms;
+};
+
+struct kt_scenario {
+	char name[KT_SCENARIO_NAME_MAX + 1];
+	char description[DESC_MAX + 1];
+	struct kt_checks_cfg checks;
+	struct step *steps;
+	size_t n_steps;
+};
+
+static const struct {
+	const char *name;
+	Ktstr__WorkType type;
+} work_types[] = {
+	{ "cpu_spin", KTSTR__WORK_TYPE__WORK_CPU_SPIN },
+	{ "yield_heavy", KTSTR__WORK_TYPE__WORK_YIELD_HEAVY },
+	{ "mixed", KTSTR__WORK_TYPE__WORK_MIXED },
+	{ "io_sync", KTSTR__WORK_TYPE__WORK_IO_SYNC },
+	{ "bursty", KTSTR__WORK_TYPE__WORK_BURSTY },
+	{ "pipe_io", KTSTR__WORK_TYPE__WORK_PIPE_IO },
+};
+#define N_WORK_TYPES (sizeof(work_types) / sizeof(work_types[0]))
+#define WORK_TYPE_LIST "cpu_spin, yield_heavy, mixed, io_sync, bursty, pipe_io"
+
+void kt_checks_cfg_default(struct kt_checks_cfg *c)
+{
+	c->not_starved = true;
+	c->max_gap_ms = 2000;
+	c->max_spread = 15;
+	c->isolation = false;
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+
+	if (!p)
+		abort();
+	return p;
+}
+
+/* ---- parse context and error helpers ---- */
+
+struct pctx {
+	const char *file;
+	yaml_document_t *doc;
+	struct kt_err *err;
+};
+
+static unsigned long line_of(const yaml_node_t *n)
+{
+	return (unsigned long)n->start_mark.line + 1;
+}
+
+/* "FILE:LINE: PATH: message" */
+static int __attribute__((format(printf, 4, 5)))
+perr(struct pctx *c, const yaml_node_t *n, const char *path, const char *fmt, ...)
+{
+	char msg[KT_ERR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return kt_errf(c->err, "%s:%lu: %s%s%s", c->file, line_of(n), path, *path ? ": " : "", msg);
+}
+
+/* A short printable copy of user text for messages. */
+static void printable(const char *s, size_t n, char *buf, size_t len)
+{
+	size_t i, o = 0, max = len > 4 ? len - 4 : 0;
+
+	for (i = 0; i < n && o < max; i++)
+		buf[o++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	if (i < n && len >= 4) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = 0;
+}
+
+static const char *sval(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+static bool is_plain(const yaml_node_t *n)
+{
+	return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+static bool is_null(const yaml_node_t *n)
+{
+	const char *v = sval(n);
+
+	return is_plain(n) && (!*v || !strcmp(v, "~") || !strcmp(v, "null") ||
+			       !strcmp(v, "Null") || !strcmp(v, "NULL"));
+}
+
+/* What N is, for "expected X, got Y". */
+static const char *describe(const yaml_node_t *n, char *buf, size_t len)
+{
+	char v[48];
+
+	if (n->type == YAML_MAPPING_NODE)
+		return "a mapping";
+	if (n->type == YAML_SEQUENCE_NODE)
+		return "a list";
+	if (is_null(n))
+		return "nothing (null)";
+	printable(sval(n), n->data.scalar.length, v, sizeof(v));
+	snprintf(buf, len, is_plain(n) ? "'%s'" : "the quoted string '%s'", v);
+	return buf;
+}
+
+static int expected(struct pctx *c, const yaml_node_t *n, const char *path, const char *what)
+{
+	char d[64];
+
+	return perr(c, n, path, "expected %s, got %s", what, describe(n, d, sizeof(d)));
+}
+
+/* Field paths are short by construction (the schema's depth is fixed and
+ * user keys are cut to 47 bytes); a cut path still ends visibly. */
+static void cut(char *buf, int n)
+{
+	if (n >= PATH_MAX_LEN)
+		memcpy(buf + PATH_MAX_LEN - 4, "...", 4);
+}
+
+static void join(char *buf, const char *path, const char *key)
+{
+	cut(buf, snprintf(buf, PATH_MAX_LEN, "%s%s%s", path, *path ? "." : "", key));
+}
+
+static void join_index(char *buf, const char *path, size_t i)
+{
+	cut(buf, snprintf(buf, PATH_MAX_LEN, "%s[%zu]", path, i));
+}
+
+static yaml_node_t *node(struct pctx *c, int id)
+{
+	return yaml_document_get_node(c->doc, id);
+}
+
+/* Split mapping N into the values of KEYS (VALS[i] NULL when absent).
+ * Keys must be scalars, known, and appear once. */
+static int fields(struct pctx *c, const yaml_node_t *n, const char *path, const char *const keys[],
+		  size_t nkeys, yaml_node_t *vals[])
+{
+	yaml_node_t *seen[MAX_FIELDS] = { 0 };
+	char p[PATH_MAX_LEN], list[160] = "", k[48];
+	yaml_node_pair_t *pair;
+	size_t i;
+
+	if (n->type != YAML_MAPPING_NODE)
+		return expected(c, n, path, "a mapping");
+	for (i = 0; i < nkeys; i++) {
+		vals[i] = NULL;
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+			 keys[i]);
+	}
+	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
+		yaml_node_t *key = node(c, pair->key);
+
+		if (key->type != YAML_SCALAR_NODE)
+			return perr(c, key, path, "keys must be plain names, got %s",
+				    key->type == YAML_MAPPING_NODE ? "a mapping" : "a list");
+		for (i = 0; i < nkeys; i++)
+			if (!strcmp(sval(key), keys[i]) && strlen(keys[i]) == key->data.scalar.length)
+				break;
+		printable(sval(key), key->data.scalar.length, k, sizeof(k));
+		join(p, path, k);
+		if (i == nkeys) {
+			if (!nkeys)
+				return perr(c, key, p, "unknown key (%s takes no parameters)",
+					    strrchr(path, '.') ? strrchr(path, '.') + 1 : path);
+			return perr(c, key, p, "unknown key (expected %s)", list);
+		}
+		if (seen[i])
+			return perr(c, key, p, "duplicate key (first at line %lu)", line_of(seen[i]));
+		seen[i] = key;
+		vals[i] = node(c, pair->value);
+	}
+	return 0;
+}
+
+static int missing(struct pctx *c, const yaml_node_t *parent, const char *path, const char *key)
+{
+	char p[PATH_MAX_LEN];
+
+	join(p, path, key);
+	return perr(c, parent, p, "missing (required)");
+}
+
+/* Exactly one of KEYS is set in VALS; returns its index, or -1. */
+static int one_of(struct pctx *c, const yaml_node_t *n, const char *path, const char *const keys[],
+		  size_t nkeys, yaml_node_t *vals[])
+{
+	int found = -1;
+	char list[128] = "";
+
+	for (size_t i = 0; i < nkeys; i++) {
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+			 keys[i]);
+		if (!vals[i])
+			continue;
+		if (found >= 0)
+			return perr(c, n, path, "give only one of %s", list);
+		found = (int)i;
+	}
+	if (found < 0)
+		return perr(c, n, path, "expected one of %s", list);
+	return found;
+}
+
+/* ---- scalars ---- */
+
+static int get_uint(struct pctx *c, const yaml_node_t *n, const char *path, unsigned long min,
+		    unsigned long max, unsigned long *out)
+{
+	const char *s;
+	unsigned long v = 0;
+
+	bool neg;
+
+	if (!is_plain(n) || is_null(n))
+		return expected(c, n, path, "an integer");
+	s = sval(n);
+	neg = *s == '-';
+	s += neg;
+	if (!*s || strspn(s, "0123456789") != strlen(s))
+		return expected(c, n, path, "an integer");
+	for (; *s; s++)
+		if (v <= max) /* past max it stays past max, without overflow */
+			v = v * 10 + (unsigned long)(*s - '0');
+	if (neg || v < min || v > max) {
+		char d[64];
+
+		return perr(c, n, path, "%s is out of range (%lu..%lu)",
+			    describe(n, d, sizeof(d)), min, max);
+	}
+	*out = v;
+	return 0;
+}
+
+static int get_u32(struct pctx *c, const yaml_node_t *n, const char *path, uint32_t min,
+		   uint32_t max, uint32_t *out)
+{
+	unsigned long v;
+
+	if (get_uint(c, n, path, min, max, &v))
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* A finite number within [MIN, MAX], or (MIN, MAX] when MIN_OPEN. */
+static int get_double(struct pctx *c, const yaml_node_t *n, const char *path, double min,
+		      bool min_open, double max, double *out)
+{
+	const char *s = sval(n);
+	char *end;
+	double v;
+
+	if (!is_plain(n) || is_null(n) || strspn(s, "0123456789.eE+-") != strlen(s))
+		return expected(c, n, path, "a number");
+	errno = 0;
+	v = strtod(s, &end);
+	if (*end || errno || !isfinite(v))
+		return expected(c, n, path, "a number");
+	if (v < min || (min_open && v == min) || v > max)
+		return perr(c, n, path, "%s is out of range %c%g, %g]", s, min_open ? '(' : '[',
+			    min, max);
+	*out = v;
+	return 0;
+}
+
+static int get_bool(struct pctx *c, const yaml_node_t *n, const char *path, bool *out)
+{
+	static const char *const t[] = { "true", "True", "TRUE" }, *const f[] = { "false", "False", "FALSE" };
+
+	for (size_t i = 0; is_plain(n) && i < 3; i++) {
+		if (!strcmp(sval(n), t[i]) || !strcmp(sval(n), f[i])) {
+			*out = !strcmp(sval(n), t[i]);
+			return 0;
+		}
+	}
+	return expected(c, n, path, "true or false");
+}
+
+static bool name_ok(const char *s, size_t n)
+{
+	if (!n || n > KT_SCENARIO_NAME_MAX || strlen(s) != n)
+		return false;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
+static int get_name(struct pctx *c, const yaml_node_t *n, const char *path, char *out)
+{
+	if (n->type != YAML_SCALAR_NODE || is_null(n))
+		return expected(c, n, path, "a name");
+	if (!name_ok(sval(n), n->data.scalar.length)) {
+		char d[64];
+
+		return perr(c, n, path, "%s is not a valid name (1 to %d of A-Z a-z 0-9 _ . -)",
+			    describe(n, d, sizeof(d)), KT_SCENARIO_NAME_MAX);
+	}
+	memcpy(out, sval(n), n->data.scalar.length + 1);
+	return 0;
+}
+
+static int get_line(struct pctx *c, const yaml_node_t *n, const char *path, char *out, size_t max)
+{
+	const char *s;
+	size_t len;
+
+	if (n->type != YAML_SCALAR_NODE)
+		return expected(c, n, path, "one line of text");
+	s = sval(n);
+	len = n->data.scalar.length;
+	if (len > max)
+		return perr(c, n, path, "longer than %zu bytes", max);
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return perr(c, n, path, "must be one line of text without control characters");
+	memcpy(out, s, len + 1);
+	return 0;
+}
+
+/* ---- cpusets ---- */
+
+#define CPU_WORDS (KT_TOPO_MAX_CPUS / 64)
+
+struct cpumask {
+	uint64_t w[CPU_WORDS];
+};
+
+static int mask_add(struct pctx *c, const yaml_node_t *n, const char *path, struct cpumask *m,
+		    unsigned long cpu)
+{
+	if (m->w[cpu / 64] & (1ull << (cpu % 64)))
+		return perr(c, n, path, "cpu %lu is listed twice", cpu);
+	m->w[cpu / 64] |= 1ull << (cpu % 64);
+	return 0;
+}
+
+static unsigned long cpu_num(const char **p)
+{
+	unsigned long v = 0;
+
+	while (**p >= '0' && **p <= '9' && v < KT_TOPO_MAX_CPUS)
+		v = v * 10 + (unsigned long)(*(*p)++ - '0');
+	return v;
+}
+
+/* "0-1,3" */
+static int cpulist_str(struct pctx *c, const yaml_node_t *n, const char *path, struct cpumask *m)
+{
+	const char *p = sval(n);
+	char d[64];
+
+	if (n->type != YAML_SCALAR_NODE || is_null(n))
+		return expected(c, n, path, "a CPU list (e.g. [0, 2] or \"0-1,3\")");
+	for (;;) {
+		unsigned long a, b;
+		const char *start = p;
+
+		a = cpu_num(&p);
+		if (p == start)
+			return perr(c, n, path, "%s: expected a CPU number at '%.8s'",
+				    describe(n, d, sizeof(d)), p);
+		b = a;
+		if (*p == '-') {
+			start = ++p;
+			b = cpu_num(&p);
+			if (p == start)
+				return perr(c, n, path, "%s: expected a CPU number after '-'",
+					    describe(n, d, sizeof(d)));
+		}
+		if (b >= KT_TOPO_MAX_CPUS)
+			return perr(c, n, path, "%s: CPU numbers must be below %d",
+				    describe(n, d, sizeof(d)), KT_TOPO_MAX_CPUS);
+		if (a > b)
+			return perr(c, n, path, "%s: range %lu-%lu is backwards",
+				    describe(n, d, sizeof(d)), a, b);
+		for (unsigned long cpu = a; cpu <= b; cpu++)
+			if (mask_add(c, n, path, m, cpu))
+				return -1;
+		if (!*p)
+			return 0;
+		if (*p++ != ',')
+			return perr(c, n, path, "%s: expected ',' or '-' at '%.8s'",
+				    describe(n, d, sizeof(d)), p - 1);
+	}
+}
+
+static int cpulist(struct pctx *c, const yaml_node_t *n, const char *path, struct cgroup *cg)
+{
+	struct cpumask m = { 0 };
+	char p[PATH_MAX_LEN];
+	size_t i = 0, cnt = 0;
+
+	if (n->type == YAML_SEQUENCE_NODE) {
+		for (yaml_node_item_t *it = n->data.sequence.items.start;
+		     it < n->data.sequence.items.top; it++, i++) {
+			unsigned long cpu;
+
+			join_index(p, path, i);
+			if (get_uint(c, node(c, *it), p, 0, KT_TOPO_MAX_CPUS - 1, &cpu) ||
+			    mask_add(c, node(c, *it), p, &m, cpu))
+				return -1;
+		}
+	} else if (cpulist_str(c, n, path, &m)) {
+		return -1;
+	}
+	for (i = 0; i < CPU_WORDS; i++)
+		cnt += (size_t)__builtin_popcountll(m.w[i]);
+	if (!cnt)
+		return perr(c, n, path, "the CPU list is empty");
+	cg->cpus = xcalloc(cnt, sizeof(*cg->cpus));
+	for (i = 0; i < KT_TOPO_MAX_CPUS; i++)
+		if (m.w[i / 64] & (1ull << (i % 64)))
+			cg->cpus[cg->n_cpus++] = (uint32_t)i;
+	return 0;
+}
+
+static int cpuset(struct pctx *c, const yaml_node_t *n, const char *path, struct cgroup *cg)
+{
+	static const char *const keys[] = { "exact", "disjoint", "llc" };
+	static const char *const dkeys[] = { "index", "of" };
+	yaml_node_t *v[3], *dv[2];
+	char p[PATH_MAX_LEN], dp[PATH_MAX_LEN];
+	int which;
+
+	if (fields(c, n, path, keys, 3, v) || (which = one_of(c, n, path, keys, 3, v)) < 0)
+		return -1;
+	join(p, path, keys[which]);
+	switch (which) {
+	case 0:
+		cg->cpuset = KTSTR__CPUSET_KIND__CPUSET_EXACT;
+		return cpulist(c, v[0], p, cg);
+	case 1:
+		cg->cpuset = KTSTR__CPUSET_KIND__CPUSET_DISJOINT;
+		if (fields(c, v[1], p, dkeys, 2, dv))
+			return -1;
+		if (!dv[0] || !dv[1])
+			return missing(c, v[1], p, dv[0] ? "of" : "index");
+		join(dp, p, "of");
+		if (get_u32(c, dv[1], dp, 1, KT_TOPO_MAX_CPUS, &cg->of))
+			return -1;
+		join(dp, p, "index");
+		if (get_u32(c, dv[0], dp, 0, KT_TOPO_MAX_CPUS, &cg->index))
+			return -1;
+		if (cg->index >= cg->of)
+			return perr(c, dv[0], dp, "%u must be less than of (%u)", cg->index, cg->of);
+		return 0;
+	default:
+		cg->cpuset = KTSTR__CPUSET_KIND__CPUSET_LLC;
+		return get_u32(c, v[2], p, 0, KT_TOPO_MAX_CPUS - 1, &cg->index);
+	}
+}
+
+/* ---- work, cgroups, steps ---- */
+
+static int work_type(struct pctx *c, const yaml_node_t *key, const char *path, struct cgroup *cg)
+{
+	char d[64];
+
+	for (size_t i = 0; i < N_WORK_TYPES; i++) {
+		if (is_plain(key) && !strcmp(sval(key), work_types[i].name)) {
+			cg->work = work_types[i].type;
+			return 0;
+		}
+	}
+	if (key->type != YAML_SCALAR_NODE)
+		return expected(c, key, path, "a work type (" WORK_TYPE_LIST ")");
+	return perr(c, key, path, "unknown work type %s (expected " WORK_TYPE_LIST ")",
+		    describe(key, d, sizeof(d)));
+}
+
+static int work(struct pctx *c, const yaml_node_t *n, const char *path, struct cgroup *cg)
+{
+	static const char *const bkeys[] = { "burst_ms", "sleep_ms" };
+	yaml_node_t *key, *params, *v[2];
+	char p[PATH_MAX_LEN], pp[PATH_MAX_LEN];
+
+	cg->burst_ms = 50;
+	cg->sleep_ms = 100;
+	if (n->type == YAML_SCALAR_NODE)
+		return work_type(c, n, path, cg);
+	if (n->type != YAML_MAPPING_NODE ||
+	    n->data.mapping.pairs.top - n->data.mapping.pairs.start != 1)
+		return perr(c, n, path, "expected a work type or a one-key mapping {TYPE: {params}}");
+	key = node(c, n->data.mapping.pairs.start->key);
+	params = node(c, n->data.mapping.pairs.start->value);
+	if (work_type(c, key, path, cg))
+		return -1;
+	join(p, path, sval(key));
+	if (cg->work != KTSTR__WORK_TYPE__WORK_BURSTY)
+		return fields(c, params, p, NULL, 0, v);
+	if (fields(c, params, p, bkeys, 2, v))
+		return -1;
+	join(pp, p, "burst_ms");
+	if (v[0] && get_u32(c, v[0], pp, 1, MAX_BURST_MS, &cg->burst_ms))
+		return -1;
+	join(pp, p, "sleep_ms");
+	return v[1] ? get_u32(c, v[1], pp, 0, MAX_BURST_MS, &cg->sleep_ms) : 0;
+}
+
+/* *NAME_NODE: where the name is, for "name used twice" errors. */
+static int cgroup(struct pctx *c, const yaml_node_t *n, const char *path, struct cgroup *cg,
+		  const yaml_node_t **name_node)
+{
+	static const char *const keys[] = { "name", "cpuset", "workers", "work" };
+	yaml_node_t *v[4];
+	char p[PATH_MAX_LEN];
+	unsigned long w = 0;
+
+	if (fields(c, n, path, keys, 4, v))
+		return -1;
+	if (!v[0])
+		return missing(c, n, path, "name");
+	*name_node = v[0];
+	join(p, path, "name");
+	if (get_name(c, v[0], p, cg->name))
+		return -1;
+	cg->cpuset = KTSTR__CPUSET_KIND__CPUSET_NONE;
+	join(p, path, "cpuset");
+	if (v[1] && cpuset(c, v[1], p, cg))
+		return -1;
+	cg->work = KTSTR__WORK_TYPE__WORK_CPU_SPIN;
+	cg->burst_ms = 50;
+	cg->sleep_ms = 100;
+	join(p, path, "work");
+	if (v[3] && work(c, v[3], p, cg))
+		return -1;
+	join(p, path, "workers");
+	if (v[2] && get_uint(c, v[2], p, 0, KT_SCENARIO_MAX_WORKERS, &w))
+		return -1;
+	cg->workers = (unsigned)w;
+	if (cg->work == KTSTR__WORK_TYPE__WORK_PIPE_IO && w % 2)
+		return perr(c, v[2], p, "pipe_io works in pairs: needs an even count, got %lu", w);
+	return 0;
+}
+
+static int hold(struct pctx *c, const yaml_node_t *n, const char *path, struct step *st)
+{
+	static const char *const keys[] = { "frac", "fixed_ms" };
+	yaml_node_t *v[2];
+	char p[PATH_MAX_LEN];
+	int which;
+
+	if (fields(c, n, path, keys, 2, v) || (which = one_of(c, n, path, keys, 2, v)) < 0)
+		return -1;
+	join(p, path, keys[which]);
+	st->fixed = which == 1;
+	if (st->fixed)
+		return get_u32(c, v[1], p, 1, MAX_FIXED_MS, &st->ms);
+	return get_double(c, v[0], p, 0, true, 1, &st->frac);
+}
+
+static int step(struct pctx *c, const yaml_node_t *n, const char *path, struct step *st)
+{
+	static const char *const keys[] = { "cgroups", "hold" };
+	yaml_node_t *v[2], *cgs;
+	char p[PATH_MAX_LEN], cp[PATH_MAX_LEN];
+	size_t cnt;
+
+	if (fields(c, n, path, keys, 2, v))
+		return -1;
+	if (!v[0])
+		return missing(c, n, path, "cgroups");
+	cgs = v[0];
+	join(p, path, "cgroups");
+	if (cgs->type != YAML_SEQUENCE_NODE)
+		return expected(c, cgs, p, "a list of cgroups");
+	cnt = (size_t)(cgs->data.sequence.items.top - cgs->data.sequence.items.start);
+	if (!cnt || cnt > KT_SCENARIO_MAX_CGROUPS)
+		return perr(c, cgs, p, "expected 1 to %d cgroups, got %zu", KT_SCENARIO_MAX_CGROUPS, cnt);
+	st->cgroups = xcalloc(cnt, sizeof(*st->cgroups));
+	for (size_t i = 0; i < cnt; i++) {
+		const yaml_node_t *name = NULL;
+
+		join_index(cp, p, i);
+		st->n_cgroups++;
+		if (cgroup(c, node(c, cgs->data.sequence.items.start[i]), cp, &st->cgroups[i], &name))
+			return -1;
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(st->cgroups[j].name, st->cgroups[i].name))
+				continue;
+			char np[PATH_MAX_LEN];
+
+			join(np, cp, "name");
+			return perr(c, name, np, "'%s' is already the name of cgroups[%zu]",
+				    st->cgroups[i].name, j);
+		}
+	}
+	join(p, path, "hold");
+	return v[1] ? hold(c, v[1], p, st) : 0;
+}
+
+static int steps(struct pctx *c, const yaml_node_t *n, struct kt_scenario *s)
+{
+	char p[PATH_MAX_LEN];
+	double sum = 0;
+	size_t cnt;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return expected(c, n, "steps", "a list of steps");
+	cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (!cnt || cnt > KT_SCENARIO_MAX_STEPS)
+		return perr(c, n, "steps", "expected 1 to %d steps, got %zu", KT_SCENARIO_MAX_STEPS, cnt);
+	s->steps = xcalloc(cnt, sizeof(*s->steps));
+	for (size_t i = 0; i < cnt; i++) {
+		const yaml_node_t *sn = node(c, n->data.sequence.items.start[i]);
+		struct step *st = &s->steps[i];
+
+		join_index(p, "steps", i);
+		st->frac = -1;
+		s->n_steps++;
+		if (step(c, sn, p, st))
+			return -1;
+		if (st->frac < 0 && !st->fixed)
+			st->frac = 1.0 / (double)cnt;
+		sum += st->fixed ? 0 : st->frac;
+		/* Slack for 1/3 + 1/3 + 1/3 in binary. */
+		if (sum > 1 + 1e-9) {
+			char hp[PATH_MAX_LEN];
+
+			join(hp, p, "hold");
+			return perr(c, sn, hp, "the hold fractions up to here add up to %g, "
+				    "more than the whole duration (1)", sum);
+		}
+	}
+	return 0;
+}
+
+static int checks(struct pctx *c, const yaml_node_t *n, struct kt_checks_cfg *ck)
+{
+	static const char *const keys[] = { "not_starved", "max_gap_ms", "max_spread", "isolation" };
+	yaml_node_t *v[4];
+	char p[PATH_MAX_LEN];
+
+	if (fields(c, n, "checks", keys, 4, v))
+		return -1;
+	join(p, "checks", "not_starved");
+	if (v[0] && get_bool(c, v[0], p, &ck->not_starved))
+		return -1;
+	join(p, "checks", "max_gap_ms");
+	if (v[1] && get_double(c, v[1], p, 0, false, MAX_GAP_MS, &ck->max_gap_ms))
+		return -1;
+	join(p, "checks", "max_spread");
+	if (v[2] && get_double(c, v[2], p, 0, false, 100, &ck->max_spread))
+		return -1;
+	join(p, "checks", "isolation");
+	return v[3] ? get_bool(c, v[3], p, &ck->isolation) : 0;
+}
+
+static bool any_cpuset(const struct kt_scenario *s)
+{
+	for (size_t i = 0; i < s->n_steps; i++)
+		for (size_t j = 0; j < s->steps[i].n_cgroups; j++)
+			if (s->steps[i].cgroups[j].cpuset != KTSTR__CPUSET_KIND__CPUSET_NONE)
+				return true;
+	return false;
+}
+
+static int root(struct pctx *c, const yaml_node_t *n, struct kt_scenario *s)
+{
+	static const char *const keys[] = { "name", "description", "checks", "steps" };
+	yaml_node_t *v[4];
+
+	if (fields(c, n, "", keys, 4, v))
+		return -1;
+	if (!v[0])
+		return missing(c, n, "", "name");
+	if (!v[3])
+		return missing(c, n, "", "steps");
+	if (get_name(c, v[0], "name", s->name) ||
+	    (v[1] && get_line(c, v[1], "description", s->description, DESC_MAX)) ||
+	    steps(c, v[3], s))
+		return -1;
+	kt_checks_cfg_default(&s->checks);
+	/* A cpuset is there to be isolated; an explicit isolation: wins. */
+	s->checks.isolation = any_cpuset(s);
+	return v[2] ? checks(c, v[2], &s->checks) : 0;
+}
+
+/* ---- entry points ---- */
+
+void kt_scenario_free(struct kt_scenario *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_steps; i++) {
+		for (size_t j = 0; j < s->steps[i].n_cgroups; j++)
+			free(s->steps[i].cgroups[j].cpus);
+		free(s->steps[i].cgroups);
+	}
+	free(s->steps);
+	free(s);
+}
+
+/* libyaml's reader errors carry a byte offset, not a mark. */
+static unsigned long offset_line(const char *text, size_t len, size_t off)
+{
+	unsigned long line = 1;
+
+	for (size_t i = 0; i < off && i < len; i++)
+		line += text[i] == '\n';
+	return line;
+}
+
+static int syntax_error(const yaml_parser_t *ps, const char *text, size_t len, const char *file,
+			struct kt_err *err)
+{
+	unsigned long line = ps->error == YAML_READER_ERROR ?
+		offset_line(text, len, ps->problem_offset) : (unsigned long)ps->problem_mark.line + 1;
+
+	if (ps->error == YAML_MEMORY_ERROR)
+		return kt_errf(err, "%s: out of memory while parsing", file);
+	if (ps->context)
+		return kt_errf(err, "%s:%lu: YAML syntax error: %s (%s at line %lu)", file, line,
+			       ps->problem ? ps->problem : "invalid", ps->context,
+			       (unsigned long)ps->context_mark.line + 1);
+	return kt_errf(err, "%s:%lu: YAML syntax error: %s", file, line,
+		       ps->problem ? ps->problem : "invalid");
+}
+
+#define MAX_DEPTH 16   /* the schema needs 7 */
+#define MAX_ANCHORS 64
+
+static const char *event_anchor(const yaml_event_t *ev)
+{
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		return (const char *)ev->data.scalar.anchor;
+	case YAML_SEQUENCE_START_EVENT:
+		return (const char *)ev->data.sequence_start.anchor;
+	case YAML_MAPPING_START_EVENT:
+		return (const char *)ev->data.mapping_start.anchor;
+	default:
+		return NULL;
+	}
+}
+
+/* One event's contribution to the bounds; returns -1 when one is broken. */
+static int bound_event(const yaml_event_t *ev, int *depth, int *anchors, int *docs,
+		       const char *file, struct kt_err *err)
+{
+	unsigned long line = (unsigned long)ev->start_mark.line + 1;
+
+	if (event_anchor(ev) && ++*anchors > MAX_ANCHORS)
+		return kt_errf(err, "%s:%lu: more than %d anchors", file, line, MAX_ANCHORS);
+	switch (ev->type) {
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		if (++*depth > MAX_DEPTH)
+			return kt_errf(err, "%s:%lu: nested deeper than %d levels", file, line,
+				       MAX_DEPTH);
+		return 0;
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		--*depth;
+		return 0;
+	case YAML_DOCUMENT_START_EVENT:
+		if (++*docs > 1)
+			return kt_errf(err, "%s:%lu: a second YAML document: a scenario file holds one",
+				       file, line);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* libyaml's scanner is quadratic in the nesting depth and its alias lookup
+ * in the number of anchors, so a small hostile file could keep it busy for
+ * minutes. A cheap event pass that stops early bounds both, and allows one
+ * document, before the document is loaded. */
+static int prescan(const char *text, size_t len, const char *file, struct kt_err *err)
+{
+	int depth = 0, anchors = 0, docs = 0, rc = 0;
+	bool end = false;
+	yaml_parser_t ps;
+	yaml_event_t ev;
+
+	if (!yaml_parser_initialize(&ps))
+		return kt_errf(err, "%s: out of memory", file);
+	yaml_parser_set_input_string(&ps, (const unsigned char *)text, len);
+	while (!end && !rc) {
+		if (!yaml_parser_parse(&ps, &ev)) {
+			rc = syntax_error(&ps, text, len, file, err);
+			break;
+		}
+		end = ev.type == YAML_STREAM_END_EVENT;
+		rc = bound_event(&ev, &depth, &anchors, &docs, file, err);
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&ps);
+	return rc;
+}
+
+/* Load the single document of TEXT into DOC. */
+static int load(const char *text, size_t len, const char *file, yaml_document_t *doc,
+		struct kt_err *err)
+{
+	yaml_parser_t ps;
+	int rc = 0;
+
+	if (prescan(text, len, file, err))
+		return -1;
+	if (!yaml_parser_initialize(&ps))
+		return kt_errf(err, "%s: out of memory", file);
+	yaml_parser_set_input_string(&ps, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&ps, doc)) {
+		rc = syntax_error(&ps, text, len, file, err);
+	} else if (!yaml_document_get_root_node(doc) ||
+		   is_null(yaml_document_get_root_node(doc))) {
+		yaml_document_delete(doc);
+		rc = kt_errf(err, "%s:1: empty file (expected a mapping with name and steps)", file);
+	}
+	yaml_parser_delete(&ps);
+	return rc;
+}
+
+int kt_scenario_parse(const char *text, size_t len, const char *filename,
+		      struct kt_scenario **out, struct kt_err *err)
+{
+	struct kt_scenario *s;
+	yaml_document_t doc;
+	struct pctx c = { filename ? filename : "<scenario>", &doc, err };
+
+	*out = NULL;
+	if (len > KT_SCENARIO_MAX_BYTES)
+		return kt_errf(err, "%s: %zu bytes is more than the limit of %u", c.file, len,
+			       KT_SCENARIO_MAX_BYTES);
+	if (load(text, len, c.file, &doc, err))
+		return -1;
+	s = xcalloc(1, sizeof(*s));
+	if (root(&c, yaml_document_get_root_node(&doc), s)) {
+		kt_scenario_free(s);
+		s = NULL;
+	}
+	yaml_document_delete(&doc);
+	*out = s;
+	return s ? 0 : -1;
+}
+
+static bool is_file(const char *s)
+{
+	size_t n = strlen(s);
+
+	return strchr(s, '/') || (n > 5 && !strcmp(s + n - 5, ".yaml")) ||
+	       (n > 4 && !strcmp(s + n - 4, ".yml"));
+}
+
+static int load_catalog(const char *name, struct kt_scenario **out, struct kt_err *err)
+{
+	const struct kt_catalog_entry *e = kt_catalog_find(name);
+	char label[KT_SCENARIO_NAME_MAX + 16], known[256] = "";
+
+	if (!e) {
+		for (size_t i = 0; i < kt_catalog_len; i++)
+			snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
+				 i ? ", " : "", kt_catalog[i].name);
+		return kt_errf(err, "scenario '%.64s': not in the catalog (%s), and not a path "
+			       "(a path has a '/' or ends in .yaml)", name, known);
+	}
+	snprintf(label, sizeof(label), "catalog/%.64s.yaml", name);
+	return kt_scenario_parse(e->yaml, strlen(e->yaml), label, out, err);
+}
+
+int kt_scenario_load(const char *name_or_path, struct kt_scenario **out, struct kt_err *err)
+{
+	const char *path = name_or_path;
+	char *buf;
+	size_t len;
+	FILE *f;
+	int rc;
+
+	if (!is_file(path))
+		return load_catalog(path, out, err);
+	f = fopen(path, "rb");
+	if (!f)
+		return kt_errf(err, "scenario file '%s': %s", path, strerror(errno));
+	buf = xcalloc(KT_SCENARIO_MAX_BYTES + 1, 1);
+	len = fread(buf, 1, KT_SCENARIO_MAX_BYTES + 1, f);
+	if (ferror(f))
+		rc = kt_errf(err, "scenario file '%s': read error", path);
+	else if (len > KT_SCENARIO_MAX_BYTES)
+		rc = kt_errf(err, "scenario file '%s': larger than the limit of %u bytes", path,
+			     KT_SCENARIO_MAX_BYTES);
+	else
+		rc = kt_scenario_parse(buf, len, path, out, err);
+	fclose(f);
+	free(buf);
+	return rc;
+}
+
+const char *kt_scenario_name(const struct kt_scenario *s)
+{
+	return s->name;
+}
+
+const char *kt_scenario_description(const struct kt_scenario *s)
+{
+	return s->description;
+}
+
+const struct kt_checks_cfg *kt_scenario_checks(const struct kt_scenario *s)
+{
+	return &s->checks;
+}
+
+int kt_scenario_fits(const struct kt_scenario *s, const struct kt_topo *t, struct kt_err *err)
+{
+	unsigned cpus = kt_topo_cpus(t);
+	char topo[32];
+
+	kt_topo_format(t, topo, sizeof(topo));
+	for (size_t i = 0; i < s->n_steps; i++) {
+		for (size_t j = 0; j < s->steps[i].n_cgroups; j++) {
+			const struct cgroup *cg = &s->steps[i].cgroups[j];
+			const char *why = NULL;
+
+			if (cg->cpuset == KTSTR__CPUSET_KIND__CPUSET_DISJOINT && cg->of > cpus)
+				why = "more disjoint slices than CPUs";
+			else if (cg->cpuset == KTSTR__CPUSET_KIND__CPUSET_LLC && cg->index >= t->llcs)
+				why = "no such LLC";
+			else if (cg->cpuset == KTSTR__CPUSET_KIND__CPUSET_EXACT &&
+				 cg->cpus[cg->n_cpus - 1] >= cpus)
+				why = "no such CPU";
+			if (why)
+				return kt_errf(err, "scenario '%s': steps[%zu] cgroup '%s': cpuset does "
+					       "not fit topology %s (%u CPUs, %u LLCs): %s", s->name, i,
+					       cg->name, topo, cpus, t->llcs, why);
+		}
+	}
+	return 0;
+}
+
+/* The protobuf view of one cgroup; pointers borrow from the scenario. */
+struct cg_pb {
+	Ktstr__CgroupSpec cg;
+	Ktstr__CpusetSpec cs;
+	Ktstr__WorkSpec w;
+};
+
+static int fill_cgroup(const struct kt_scenario *s, size_t si, const struct cgroup *cg,
+		       unsigned default_workers, struct cg_pb *pb, struct kt_err *err)
+{
+	unsigned workers = cg->workers ? cg->workers : default_workers;
+
+	if (cg->work == KTSTR__WORK_TYPE__WORK_PIPE_IO && workers % 2)
+		return kt_errf(err, "scenario '%s': steps[%zu] cgroup '%s': pipe_io works in pairs "
+			       "and needs an even worker count, got %u (the run's default)",
+			       s->name, si, cg->name, workers);
+	ktstr__cgroup_spec__init(&pb->cg);
+	ktstr__cpuset_spec__init(&pb->cs);
+	ktstr__work_spec__init(&pb->w);
+	pb->cs.kind = cg->cpuset;
+	pb->cs.cpus = cg->cpus;
+	pb->cs.n_cpus = cg->n_cpus;
+	pb->cs.index = cg->index;
+	pb->cs.of = cg->of;
+	pb->w.type = cg->work;
+	if (cg->work == KTSTR__WORK_TYPE__WORK_BURSTY) {
+		pb->w.burst_ms = cg->burst_ms;
+		pb->w.sleep_ms = cg->sleep_ms;
+	}
+	pb->cg.name = (char *)cg->name;
+	pb->cg.workers = workers;
+	pb->cg.cpuset = &pb->cs;
+	pb->cg.work = &pb->w;
+	return 0;
+}
+
+/* Planned hold time of all steps, in ms. */
+static double planned_ms(const struct kt_scenario *s, uint64_t duration_ms)
+{
+	double ms = 0;
+
+	for (size_t i = 0; i < s->n_steps; i++)
+		ms += s->steps[i].fixed ? s->steps[i].ms : s->steps[i].frac * (double)duration_ms;
+	return ms;
+}
+
+static int check_run(const struct kt_scenario *s, uint64_t duration_ms, unsigned default_workers,
+		     uint32_t watchdog_ms, struct kt_err *err)
+{
+	double plan = planned_ms(s, duration_ms);
+
+	if (duration_ms < 1 || duration_ms > MAX_DURATION_MS)
+		return kt_errf(err, "scenario '%s': duration %llu ms is out of range (1..%u)", s->name,
+			       (unsigned long long)duration_ms, MAX_DURATION_MS);
+	if (default_workers < 1 || default_workers > KT_SCENARIO_MAX_WORKERS)
+		return kt_errf(err, "scenario '%s': default worker count %u is out of range (1..%d)",
+			       s->name, default_workers, KT_SCENARIO_MAX_WORKERS);
+	if (watchdog_ms && plan >= watchdog_ms)
+		return kt_errf(err, "scenario '%s': its steps hold for %.0f ms, which does not end "
+			       "before the guest watchdog (%u ms)", s->name, plan, watchdog_ms);
+	return 0;
+}
+
+int kt_scenario_entry_spec(const struct kt_scenario *s, uint64_t duration_ms,
+			   unsigned default_workers, uint32_t watchdog_ms, uint8_t **buf,
+			   size_t *len, struct kt_err *err)
+{
+	Ktstr__EntrySpec es = KTSTR__ENTRY_SPEC__INIT;
+	Ktstr__StepSpec *steps, **step_ptrs;
+	Ktstr__HoldSpec *holds;
+	Ktstr__CgroupSpec **cg_ptrs;
+	struct cg_pb *cgs;
+	size_t total = 0, k = 0;
+	int rc = 0;
+
+	if (check_run(s, duration_ms, default_workers, watchdog_ms, err))
+		return -1;
+	for (size_t i = 0; i < s->n_steps; i++)
+		total += s->steps[i].n_cgroups;
+	steps = xcalloc(s->n_steps, sizeof(*steps));
+	step_ptrs = xcalloc(s->n_steps, sizeof(*step_ptrs));
+	holds = xcalloc(s->n_steps, sizeof(*holds));
+	cgs = xcalloc(total, sizeof(*cgs));
+	cg_ptrs = xcalloc(total, sizeof(*cg_ptrs));
+	for (size_t i = 0; i < s->n_steps && !rc; i++) {
+		const struct step *st = &s->steps[i];
+
+		ktstr__step_spec__init(&steps[i]);
+		ktstr__hold_spec__init(&holds[i]);
+		holds[i].kind = st->fixed ? KTSTR__HOLD_SPEC__KIND__FIXED : KTSTR__HOLD_SPEC__KIND__FRAC;
+		holds[i].frac = st->fixed ? 0 : st->frac;
+		holds[i].ms = st->fixed ? st->ms : 0;
+		steps[i].hold = &holds[i];
+		steps[i].cgroups = &cg_ptrs[k];
+		steps[i].n_cgroups = st->n_cgroups;
+		step_ptrs[i] = &steps[i];
+		for (size_t j = 0; j < st->n_cgroups && !rc; j++, k++) {
+			rc = fill_cgroup(s, i, &st->cgroups[j], default_workers, &cgs[k], err);
+			cg_ptrs[k] = &cgs[k].cg;
+		}
+	}
+	if (!rc) {
+		es.version = KT_SCENARIO_ENTRY_VERSION;
+		es.name = (char *)s->name;
+		es.duration_ms = duration_ms;
+		es.watchdog_ms = watchdog_ms;
+		es.steps = step_ptrs;
+		es.n_steps = s->n_steps;
+		*len = ktstr__entry_spec__get_packed_size(&es);
+		*buf = xcalloc(*len, 1);
+		ktstr__entry_spec__pack(&es, *buf);
+	}
+	free(cg_ptrs);
+	free(cgs);
+	free(holds);
+	free(step_ptrs);
+	free(steps);
+	return rc;
+}

@@ -1,0 +1,88 @@
+/* Scenario files: what the guest runs (cgroups of workers, step by step) and
+ * which checks the host applies to the result. A scenario is YAML, either a
+ * file or a name from the built-in catalog (common/catalog/NAME.yaml):
+ *
+ *   name: two-cgroups                       # [A-Za-z0-9_.-]{1,63}, required
+ *   description: one line                   # optional
+ *   checks: {not_starved: true, max_gap_ms: 2000, max_spread: 15, isolation: false}
+ *   steps:                                  # 1..64, run in order
+ *     - cgroups:                            # 1..64, names unique in the step
+ *         - {name: cg_0, workers: 2, work: cpu_spin}
+ *         - {name: cg_1, cpuset: {disjoint: {index: 1, of: 2}},
+ *            work: {bursty: {burst_ms: 50, sleep_ms: 100}}}
+ *       hold: {frac: 0.5}                   # or {fixed_ms: N}
+ *
+ * work: cpu_spin | yield_heavy | mixed | io_sync | bursty | pipe_io, or a
+ * one-key map {TYPE: {params}}; only bursty has params (burst_ms 1..60000,
+ * default 50; sleep_ms 0..60000, default 100).
+ * cpuset: absent = all CPUs; {exact: [0, 2]} or {exact: "0-1,3"};
+ * {disjoint: {index: I, of: N}}; {llc: N}.
+ * workers: 1..256; absent or 0 = the run's default (kt_scenario_entry_spec).
+ * hold: frac in (0, 1] of the run's duration, or fixed_ms 1..3600000;
+ * absent = 1/number of steps. The fractions of all steps sum to at most 1.
+ * checks: all optional, defaults below. isolation defaults to on when any
+ * cgroup has a cpuset (there is something to be isolated), off otherwise.
+ *
+ * Parsing is strict so that a typo never silently runs a different test:
+ * unknown and duplicate keys, wrong types and out-of-range values are
+ * errors. Numbers and booleans must be plain (unquoted) scalars. Every error
+ * reads "FILE:LINE: FIELD.PATH: what is wrong". */
+#ifndef KTSTR_SCENARIO_H
+#define KTSTR_SCENARIO_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "err.h"
+#include "topology.h"
+
+#define KT_SCENARIO_MAX_BYTES (1u << 20)
+#define KT_SCENARIO_MAX_STEPS 64
+#define KT_SCENARIO_MAX_CGROUPS 64 /* per step */
+#define KT_SCENARIO_MAX_WORKERS 256 /* per cgroup */
+#define KT_SCENARIO_NAME_MAX 63
+#define KT_SCENARIO_ENTRY_VERSION 1 /* EntrySpec.version */
+
+/* Check thresholds; see checks.h for what each one measures. */
+struct kt_checks_cfg {
+	bool not_starved;  /* default true */
+	double max_gap_ms; /* default 2000 */
+	double max_spread; /* default 15 (percentage points of off-CPU time) */
+	bool isolation;    /* default false (see above) */
+};
+
+/* ktstr's defaults: not_starved on, gap 2000 ms, spread 15, no isolation. */
+void kt_checks_cfg_default(struct kt_checks_cfg *c);
+
+struct kt_scenario; /* opaque, immutable once parsed */
+
+/* Parse LEN bytes of YAML; FILENAME only labels error messages. */
+int kt_scenario_parse(const char *text, size_t len, const char *filename,
+		      struct kt_scenario **out, struct kt_err *err);
+
+/* NAME_OR_PATH containing a '/' or ending in .yaml/.yml is a file (at most
+ * KT_SCENARIO_MAX_BYTES); anything else is a catalog name. */
+int kt_scenario_load(const char *name_or_path, struct kt_scenario **out, struct kt_err *err);
+
+const char *kt_scenario_name(const struct kt_scenario *s);
+const char *kt_scenario_description(const struct kt_scenario *s); /* "" if none */
+const struct kt_checks_cfg *kt_scenario_checks(const struct kt_scenario *s);
+
+/* Whether every cpuset in S can be built on topology T (enough CPUs for
+ * disjoint slices, LLC and exact CPU numbers that exist), so that a run on a
+ * topology that cannot hold the scenario is rejected on the host, before a
+ * guest boots. The error names the cgroup and the topology. */
+int kt_scenario_fits(const struct kt_scenario *s, const struct kt_topo *t, struct kt_err *err);
+
+/* Build and pack the EntrySpec (version KT_SCENARIO_ENTRY_VERSION) for one
+ * run into a malloc'd *BUF of *LEN bytes. DEFAULT_WORKERS (1..256) fills the
+ * cgroups whose count is unset. Checks the rules that depend on the run:
+ * pipe_io needs an even count, DURATION_MS is 1..86400000, and when
+ * WATCHDOG_MS is not 0 the planned hold time must end before it. Errors
+ * name the scenario, the step and the cgroup. */
+int kt_scenario_entry_spec(const struct kt_scenario *s, uint64_t duration_ms,
+			   unsigned default_workers, uint32_t watchdog_ms, uint8_t **buf,
+			   size_t *len, struct kt_err *err);
+
+void kt_scenario_free(struct kt_scenario *s);
+
+#endif

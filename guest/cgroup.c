@@ -1,0 +1,136 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "cgroup.h"
+#include "cpuset.h"
+
+#define LIST_TEXT_MAX 4096
+#define RMDIR_TRIES 100 /* 10 ms apart */
+
+static int join(char *buf, const char *dir, const char *file, struct kt_err *err)
+{
+	int w = snprintf(buf, PATH_MAX, "%s/%s", dir, file);
+
+	if (w < 0 || w >= PATH_MAX)
+		return kt_errf(err, "cgroup path %s/%s is too long", dir, file);
+	return 0;
+}
+
+/* Write S to DIR/FILE in one write(2): cgroup files take one value per write. */
+static int write_file(const char *dir, const char *file, const char *s, struct kt_err *err)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(s);
+	ssize_t w;
+	int fd;
+
+	if (join(path, dir, file, err))
+		return -1;
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kt_errf(err, "%s: %s", path, strerror(errno));
+	do
+		w = write(fd, s, len);
+	while (w < 0 && errno == EINTR);
+	if (w != (ssize_t)len) {
+		kt_errf(err, "writing '%s' to %s: %s", s, path, w < 0 ? strerror(errno) : "short write");
+		close(fd);
+		return -1;
+	}
+	if (close(fd))
+		return kt_errf(err, "writing '%s' to %s: %s", s, path, strerror(errno));
+	return 0;
+}
+
+static int enable(const char *dir, int *cpu_ok, struct kt_err *err)
+{
+	if (write_file(dir, "cgroup.subtree_control", "+cpuset", err))
+		return -1;
+	*cpu_ok = !write_file(dir, "cgroup.subtree_control", "+cpu", NULL);
+	return 0;
+}
+
+int kt_cgroup_prepare(const char *root, const char *base, int *cpu_ok, struct kt_err *err)
+{
+	int root_cpu;
+
+	if (enable(root, &root_cpu, err))
+		return -1;
+	if (mkdir(base, 0755) && errno != EEXIST)
+		return kt_errf(err, "mkdir %s: %s", base, strerror(errno));
+	if (enable(base, cpu_ok, err))
+		return -1;
+	*cpu_ok &= root_cpu;
+	return 0;
+}
+
+int kt_cgroup_create(const char *dir, const char *cpus, const char *mems, struct kt_err *err)
+{
+	if (mkdir(dir, 0755))
+		return kt_errf(err, "mkdir %s: %s", dir, strerror(errno));
+	if (write_file(dir, "cpuset.cpus", cpus, err) || write_file(dir, "cpuset.mems", mems, err)) {
+		rmdir(dir);
+		return -1;
+	}
+	return 0;
+}
+
+int kt_cgroup_attach(const char *dir, pid_t pid, struct kt_err *err)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	return write_file(dir, "cgroup.procs", buf, err);
+}
+
+int kt_cgroup_read_list(const char *dir, const char *file, uint32_t *ids, size_t max,
+			size_t *n, struct kt_err *err)
+{
+	char path[PATH_MAX], text[LIST_TEXT_MAX];
+	size_t len = 0;
+	ssize_t r;
+	int fd;
+
+	if (join(path, dir, file, err))
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kt_errf(err, "%s: %s", path, strerror(errno));
+	while (len < sizeof(text) - 1 && (r = read(fd, text + len, sizeof(text) - 1 - len))) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			kt_errf(err, "%s: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		len += (size_t)r;
+	}
+	close(fd);
+	if (len == sizeof(text) - 1)
+		return kt_errf(err, "%s: longer than %zu bytes", path, sizeof(text) - 2);
+	text[len] = 0;
+	if (kt_cpulist_parse(text, ids, max, n, err))
+		return kt_err_prefix(err, "%s", path);
+	return 0;
+}
+
+int kt_cgroup_remove(const char *dir, struct kt_err *err)
+{
+	struct timespec ts = {0, 10000000};
+
+	write_file(dir, "cgroup.kill", "1", NULL); /* absent before 5.14 */
+	for (int i = 0; i < RMDIR_TRIES; i++) {
+		if (!rmdir(dir) || errno == ENOENT)
+			return 0;
+		if (errno != EBUSY)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	return kt_errf(err, "rmdir %s: %s", dir, strerror(errno));
+}

@@ -1,0 +1,38 @@
+/* cgroup v2 plumbing for scenario cgroups. Kept apart from the scenario
+ * logic because it changes the machine: only the guest agent (PID 1 in a
+ * throwaway VM) calls it; host-side unit tests never do.
+ *
+ * Layout: the agent stays in the root cgroup; scenario cgroups live under
+ * KT_CGROUP_BASE, with the cpuset and cpu controllers enabled down to them. */
+#ifndef KTSTR_CGROUP_H
+#define KTSTR_CGROUP_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "err.h"
+
+#define KT_CGROUP_ROOT "/sys/fs/cgroup"
+#define KT_CGROUP_BASE KT_CGROUP_ROOT "/ktstr"
+
+/* Enable +cpuset (required) and +cpu (optional: *CPU_OK says whether it
+ * took) in ROOT's subtree_control, create BASE and enable the same there. */
+int kt_cgroup_prepare(const char *root, const char *base, int *cpu_ok, struct kt_err *err);
+
+/* mkdir DIR and write its cpuset.cpus and cpuset.mems (cpulists) before
+ * any task joins. An existing DIR is an error (a leftover or a clash). On
+ * failure DIR is removed again. */
+int kt_cgroup_create(const char *dir, const char *cpus, const char *mems, struct kt_err *err);
+
+/* Move PID into DIR (cgroup.procs). */
+int kt_cgroup_attach(const char *dir, pid_t pid, struct kt_err *err);
+
+/* Parse the cpulist file DIR/FILE (e.g. cpuset.cpus.effective) into
+ * IDS (room for MAX), sorted; *N is the count. */
+int kt_cgroup_read_list(const char *dir, const char *file, uint32_t *ids, size_t max,
+			size_t *n, struct kt_err *err);
+
+/* Kill whatever still runs in DIR (cgroup.kill, where the kernel has it)
+ * and remove it, retrying for up to a second while it drains. */
+int kt_cgroup_remove(const char *dir, struct kt_err *err);
+
+#endif

@@ -1,0 +1,25 @@
+/* The scenario runner: carries out a validated EntrySpec step by step.
+ *
+ * A step creates its cgroups under BASE (mkdir; cpuset.cpus from the
+ * resolved CpusetSpec and cpuset.mems = BASE's cpuset.mems.effective,
+ * written before any task joins), forks its workers, moves each into its
+ * cgroup, starts them all at once, holds, records each cgroup's
+ * cpuset.cpus.effective, stops the workers (SIGKILL after
+ * KT_RUNNER_GRACE_MS), collects their telemetry and removes the cgroups.
+ * Whatever a step cannot do ends the scenario with ok=false and an error
+ * naming the step, the cgroup and the problem; the cgroups of the steps
+ * that completed stay in the result. */
+#ifndef KTSTR_RUNNER_H
+#define KTSTR_RUNNER_H
+#include "ktstr.pb-c.h"
+
+#define KT_RUNNER_GRACE_MS 2000
+
+/* Run SPEC (already validated by kt_spec_validate) against TOPO with
+ * cgroups under BASE. The result is malloc'd: free it with
+ * ktstr__scenario_result__free_unpacked(r, NULL). Aborts only when out of
+ * memory. */
+Ktstr__ScenarioResult *kt_runner_run(const Ktstr__EntrySpec *spec,
+				     const Ktstr__GuestTopology *topo, const char *base);
+
+#endif

@@ -1,0 +1,819 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "catalog.h"
+#include "ktstr.pb-c.h"
+#include "scenario.h"
+
+static struct kt_scenario *parse_ok(const char *yaml)
+{
+	struct kt_scenario *s = NULL;
+	struct kt_err err = { "" };
+
+	if (kt_scenario_parse(yaml, strlen(yaml), "t.yaml", &s, &err))
+		fail_msg("unexpected error: %s\n--- input:\n%s", err.msg, yaml);
+	assert_non_null(s);
+	return s;
+}
+
+/* The error for YAML must start with WANT. */
+static void parse_err_len(const char *yaml, size_t len, const char *want)
+{
+	struct kt_scenario *s = (struct kt_scenario *)&s; /* must be overwritten */
+	struct kt_err err = { "" };
+
+	if (!kt_scenario_parse(yaml, len, "t.yaml", &s, &err)) {
+		kt_scenario_free(s);
+		fail_msg("expected an error starting with \"%s\"\n--- input:\n%s", want, yaml);
+	}
+	assert_null(s);
+	if (strncmp(err.msg, want, strlen(want)))
+		fail_msg("error \"%s\"\n  does not start with \"%s\"", err.msg, want);
+}
+
+static void parse_err(const char *yaml, const char *want)
+{
+	parse_err_len(yaml, strlen(yaml), want);
+}
+
+static Ktstr__EntrySpec *spec_of(const struct kt_scenario *s, uint64_t dur, unsigned workers,
+				 uint32_t watchdog)
+{
+	struct kt_err err = { "" };
+	Ktstr__EntrySpec *es;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	if (kt_scenario_entry_spec(s, dur, workers, watchdog, &buf, &len, &err))
+		fail_msg("entry_spec: %s", err.msg);
+	es = ktstr__entry_spec__unpack(NULL, len, buf);
+	free(buf);
+	assert_non_null(es);
+	assert_int_equal(es->version, 1);
+	assert_string_equal(es->name, kt_scenario_name(s));
+	assert_int_equal(es->duration_ms, dur);
+	assert_int_equal(es->watchdog_ms, watchdog);
+	return es;
+}
+
+static void spec_err(const struct kt_scenario *s, uint64_t dur, unsigned workers,
+		     uint32_t watchdog, const char *want)
+{
+	struct kt_err err = { "" };
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	assert_int_equal(kt_scenario_entry_spec(s, dur, workers, watchdog, &buf, &len, &err), -1);
+	assert_null(buf);
+	if (!strstr(err.msg, want))
+		fail_msg("error \"%s\"\n  does not contain \"%s\"", err.msg, want);
+}
+
+static const Ktstr__CgroupSpec *cg_at(const Ktstr__EntrySpec *es, size_t step, size_t i)
+{
+	assert_true(step < es->n_steps);
+	assert_true(i < es->steps[step]->n_cgroups);
+	return es->steps[step]->cgroups[i];
+}
+
+/* ---- every construct ---- */
+
+static void test_full_example(void **state)
+{
+	const char *y =
+		"name: two-cgroups\n"
+		"description: two cgroups of spinning workers share the machine\n"
+		"checks: {max_gap_ms: 2000, max_spread: 15, isolation: true}\n"
+		"steps:\n"
+		"  - cgroups:\n"
+		"      - {name: cg_0, workers: 2, work: cpu_spin}\n"
+		"      - {name: cg_1, cpuset: {disjoint: {index: 1, of: 2}}, workers: 2,\n"
+		"         work: {bursty: {burst_ms: 50, sleep_ms: 100}}}\n"
+		"    hold: {frac: 1.0}\n";
+	struct kt_scenario *s = parse_ok(y);
+	const struct kt_checks_cfg *ck = kt_scenario_checks(s);
+	Ktstr__EntrySpec *es;
+	const Ktstr__CgroupSpec *cg;
+
+	(void)state;
+	assert_string_equal(kt_scenario_name(s), "two-cgroups");
+	assert_string_equal(kt_scenario_description(s),
+			    "two cgroups of spinning workers share the machine");
+	assert_true(ck->not_starved);
+	assert_true(ck->isolation);
+	assert_true(ck->max_gap_ms == 2000);
+	assert_true(ck->max_spread == 15);
+	es = spec_of(s, 2000, 3, 60000);
+	assert_int_equal(es->n_steps, 1);
+	assert_int_equal(es->steps[0]->n_cgroups, 2);
+	assert_int_equal(es->steps[0]->hold->kind, KTSTR__HOLD_SPEC__KIND__FRAC);
+	assert_true(es->steps[0]->hold->frac == 1.0);
+	cg = cg_at(es, 0, 0);
+	assert_string_equal(cg->name, "cg_0");
+	assert_int_equal(cg->workers, 2);
+	assert_int_equal(cg->work->type, KTSTR__WORK_TYPE__WORK_CPU_SPIN);
+	assert_int_equal(cg->cpuset->kind, KTSTR__CPUSET_KIND__CPUSET_NONE);
+	cg = cg_at(es, 0, 1);
+	assert_string_equal(cg->name, "cg_1");
+	assert_int_equal(cg->cpuset->kind, KTSTR__CPUSET_KIND__CPUSET_DISJOINT);
+	assert_int_equal(cg->cpuset->index, 1);
+	assert_int_equal(cg->cpuset->of, 2);
+	assert_int_equal(cg->work->type, KTSTR__WORK_TYPE__WORK_BURSTY);
+	assert_int_equal(cg->work->burst_ms, 50);
+	assert_int_equal(cg->work->sleep_ms, 100);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+}
+
+static void test_work_forms(void **state)
+{
+	const char *y =
+		"name: w\n"
+		"steps:\n"
+		"  - cgroups:\n"
+		"      - {name: a, work: cpu_spin}\n"
+		"      - {name: b, work: yield_heavy}\n"
+		"      - {name: c, work: mixed}\n"
+		"      - {name: d, work: io_sync}\n"
+		"      - {name: e, work: bursty}\n"
+		"      - {name: f, work: pipe_io, workers: 4}\n"
+		"      - {name: g, work: {bursty: {burst_ms: 7}}}\n"
+		"      - {name: h, work: {bursty: {sleep_ms: 0}}}\n"
+		"      - {name: i, work: {mixed: {}}}\n"
+		"      - {name: j}\n"
+		"      - name: k\n"
+		"        work:\n"
+		"          bursty:\n"
+		"            burst_ms: 60000\n"
+		"            sleep_ms: 60000\n";
+	static const Ktstr__WorkType types[] = {
+		KTSTR__WORK_TYPE__WORK_CPU_SPIN, KTSTR__WORK_TYPE__WORK_YIELD_HEAVY,
+		KTSTR__WORK_TYPE__WORK_MIXED, KTSTR__WORK_TYPE__WORK_IO_SYNC,
+		KTSTR__WORK_TYPE__WORK_BURSTY, KTSTR__WORK_TYPE__WORK_PIPE_IO,
+		KTSTR__WORK_TYPE__WORK_BURSTY, KTSTR__WORK_TYPE__WORK_BURSTY,
+		KTSTR__WORK_TYPE__WORK_MIXED, KTSTR__WORK_TYPE__WORK_CPU_SPIN,
+		KTSTR__WORK_TYPE__WORK_BURSTY,
+	};
+	struct kt_scenario *s = parse_ok(y);
+	Ktstr__EntrySpec *es = spec_of(s, 1000, 2, 0);
+
+	(void)state;
+	assert_int_equal(es->steps[0]->n_cgroups, 11);
+	for (size_t i = 0; i < 11; i++)
+		assert_int_equal(cg_at(es, 0, i)->work->type, types[i]);
+	assert_int_equal(cg_at(es, 0, 4)->work->burst_ms, 50);
+	assert_int_equal(cg_at(es, 0, 4)->work->sleep_ms, 100);
+	assert_int_equal(cg_at(es, 0, 5)->workers, 4);
+	assert_int_equal(cg_at(es, 0, 6)->work->burst_ms, 7);
+	assert_int_equal(cg_at(es, 0, 6)->work->sleep_ms, 100);
+	assert_int_equal(cg_at(es, 0, 7)->work->burst_ms, 50);
+	assert_int_equal(cg_at(es, 0, 7)->work->sleep_ms, 0);
+	assert_int_equal(cg_at(es, 0, 10)->work->burst_ms, 60000);
+	assert_int_equal(cg_at(es, 0, 10)->work->sleep_ms, 60000);
+	/* Non-bursty work carries no bursty params. */
+	assert_int_equal(cg_at(es, 0, 0)->work->burst_ms, 0);
+	/* Unset counts take the run's default. */
+	assert_int_equal(cg_at(es, 0, 0)->workers, 2);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+}
+
+static void test_cpuset_forms(void **state)
+{
+	const char *y =
+		"name: c\n"
+		"steps:\n"
+		"  - cgroups:\n"
+		"      - {name: a, cpuset: {exact: [2, 0]}}\n"
+		"      - {name: b, cpuset: {exact: \"0-1,3\"}}\n"
+		"      - {name: c, cpuset: {exact: 5}}\n"
+		"      - {name: d, cpuset: {disjoint: {index: 0, of: 1}}}\n"
+		"      - {name: e, cpuset: {llc: 3}}\n"
+		"      - {name: f, cpuset: {exact: 255}}\n"
+		"      - {name: g}\n";
+	struct kt_scenario *s = parse_ok(y);
+	Ktstr__EntrySpec *es = spec_of(s, 1000, 1, 0);
+	const Ktstr__CpusetSpec *cs;
+
+	(void)state;
+	cs = cg_at(es, 0, 0)->cpuset;
+	assert_int_equal(cs->kind, KTSTR__CPUSET_KIND__CPUSET_EXACT);
+	assert_int_equal(cs->n_cpus, 2);
+	assert_int_equal(cs->cpus[0], 0); /* sorted */
+	assert_int_equal(cs->cpus[1], 2);
+	cs = cg_at(es, 0, 1)->cpuset;
+	assert_int_equal(cs->n_cpus, 3);
+	assert_int_equal(cs->cpus[0], 0);
+	assert_int_equal(cs->cpus[1], 1);
+	assert_int_equal(cs->cpus[2], 3);
+	cs = cg_at(es, 0, 2)->cpuset;
+	assert_int_equal(cs->n_cpus, 1);
+	assert_int_equal(cs->cpus[0], 5);
+	cs = cg_at(es, 0, 3)->cpuset;
+	assert_int_equal(cs->kind, KTSTR__CPUSET_KIND__CPUSET_DISJOINT);
+	assert_int_equal(cs->index, 0);
+	assert_int_equal(cs->of, 1);
+	cs = cg_at(es, 0, 4)->cpuset;
+	assert_int_equal(cs->kind, KTSTR__CPUSET_KIND__CPUSET_LLC);
+	assert_int_equal(cs->index, 3);
+	assert_int_equal(cg_at(es, 0, 5)->cpuset->cpus[0], 255);
+	assert_int_equal(cg_at(es, 0, 6)->cpuset->kind, KTSTR__CPUSET_KIND__CPUSET_NONE);
+	/* A cpuset turns isolation on by default. */
+	assert_true(kt_scenario_checks(s)->isolation);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+}
+
+static void test_hold_forms(void **state)
+{
+	const char *y =
+		"name: h\n"
+		"steps:\n"
+		"  - cgroups: [{name: a}]\n"
+		"  - cgroups: [{name: a}]\n"
+		"    hold: {fixed_ms: 500}\n"
+		"  - cgroups: [{name: a}]\n"
+		"    hold: {frac: 0.25}\n"
+		"  - cgroups: [{name: a}]\n";
+	struct kt_scenario *s = parse_ok(y);
+	Ktstr__EntrySpec *es = spec_of(s, 4000, 2, 0);
+
+	(void)state;
+	assert_int_equal(es->n_steps, 4);
+	assert_int_equal(es->steps[0]->hold->kind, KTSTR__HOLD_SPEC__KIND__FRAC);
+	assert_true(es->steps[0]->hold->frac == 0.25); /* 1 / 4 steps */
+	assert_int_equal(es->steps[1]->hold->kind, KTSTR__HOLD_SPEC__KIND__FIXED);
+	assert_int_equal(es->steps[1]->hold->ms, 500);
+	assert_true(es->steps[2]->hold->frac == 0.25);
+	assert_true(es->steps[3]->hold->frac == 0.25);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	/* Planned: 3 * 1000 + 500 ms; the watchdog must be later. */
+	spec_err(s, 4000, 2, 3500, "does not end before the guest watchdog (3500 ms)");
+	es = spec_of(s, 4000, 2, 3501);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+
+	/* Thirds add up to 1 despite binary rounding. */
+	s = parse_ok("name: t\nsteps:\n  - cgroups: [{name: a}]\n  - cgroups: [{name: a}]\n"
+		     "  - cgroups: [{name: a}]\n");
+	kt_scenario_free(s);
+}
+
+static void test_checks_forms(void **state)
+{
+	struct kt_scenario *s;
+	const struct kt_checks_cfg *ck;
+	struct kt_checks_cfg d;
+
+	(void)state;
+	kt_checks_cfg_default(&d);
+	assert_true(d.not_starved && !d.isolation && d.max_gap_ms == 2000 && d.max_spread == 15);
+	s = parse_ok("name: c\nsteps: [{cgroups: [{name: a}]}]\n");
+	ck = kt_scenario_checks(s);
+	assert_true(ck->not_starved == d.not_starved && ck->isolation == d.isolation);
+	assert_true(ck->max_gap_ms == d.max_gap_ms && ck->max_spread == d.max_spread);
+	assert_string_equal(kt_scenario_description(s), "");
+	kt_scenario_free(s);
+
+	s = parse_ok("name: c\n"
+		     "checks:\n"
+		     "  not_starved: false\n"
+		     "  max_gap_ms: 0\n"
+		     "  max_spread: 100\n"
+		     "  isolation: TRUE\n"
+		     "steps: [{cgroups: [{name: a}]}]\n");
+	ck = kt_scenario_checks(s);
+	assert_false(ck->not_starved);
+	assert_true(ck->max_gap_ms == 0);
+	assert_true(ck->max_spread == 100);
+	assert_true(ck->isolation);
+	kt_scenario_free(s);
+
+	/* An explicit isolation: false wins over the cpuset default. */
+	s = parse_ok("name: c\nchecks: {isolation: false, max_spread: 2.5e1}\n"
+		     "steps: [{cgroups: [{name: a, cpuset: {llc: 0}}]}]\n");
+	assert_false(kt_scenario_checks(s)->isolation);
+	assert_true(kt_scenario_checks(s)->max_spread == 25);
+	kt_scenario_free(s);
+}
+
+static void test_yaml_features(void **state)
+{
+	/* Block style, comments, quoting and anchors are plain YAML. */
+	const char *y =
+		"# comment\n"
+		"---\n"
+		"'name': \"anchors\"\n"
+		"description: 'quoted: fine'\n"
+		"steps:\n"
+		"  - cgroups:\n"
+		"      - &base\n"
+		"        name: a\n"
+		"        work: io_sync\n"
+		"  - cgroups:\n"
+		"      - *base\n"
+		"...\n";
+	struct kt_scenario *s = parse_ok(y);
+	Ktstr__EntrySpec *es = spec_of(s, 100, 1, 0);
+
+	(void)state;
+	assert_string_equal(kt_scenario_description(s), "quoted: fine");
+	assert_int_equal(cg_at(es, 1, 0)->work->type, KTSTR__WORK_TYPE__WORK_IO_SYNC);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+}
+
+/* ---- errors: file, line, field path ---- */
+
+#define HDR "name: t\nsteps:\n  - cgroups:\n" /* lines 1-3 */
+
+static const struct {
+	const char *yaml, *want;
+} errors[] = {
+	/* wrong types */
+	{ HDR "      - {name: a, workers: two}\n",
+	  "t.yaml:4: steps[0].cgroups[0].workers: expected an integer, got 'two'" },
+	{ HDR "      - {name: a, workers: \"2\"}\n",
+	  "t.yaml:4: steps[0].cgroups[0].workers: expected an integer, got the quoted string '2'" },
+	{ HDR "      - {name: a, workers: 1.5}\n",
+	  "t.yaml:4: steps[0].cgroups[0].workers: expected an integer, got '1.5'" },
+	{ HDR "      - {name: a, workers: }\n",
+	  "t.yaml:4: steps[0].cgroups[0].workers: expected an integer, got nothing (null)" },
+	{ HDR "      - {name: a, workers: [1]}\n",
+	  "t.yaml:4: steps[0].cgroups[0].workers: expected an integer, got a list" },
+	{ HDR "      - {name: [a]}\n",
+	  "t.yaml:4: steps[0].cgroups[0].name: expected a name, got a list" },
+	{ HDR "      - a\n", "t.yaml:4: steps[0].cgroups[0]: expected a mapping, got 'a'" },
+	{ "name: t\nsteps: {}\n", "t.yaml:2: steps: expected a list of steps, got a mapping" },
+	{ "name: t\nsteps:\n  - cgroups: {a: 1}\n",
+	  "t.yaml:3: steps[0].cgroups: expected a list of cgroups, got a mapping" },
+	{ "- a\n", "t.yaml:1: expected a mapping, got a list" },
+	{ "just text\n", "t.yaml:1: expected a mapping, got 'just text'" },
+	{ "name: t\nchecks: {isolation: yes}\nsteps: [{cgroups: [{name: a}]}]\n",
+	  "t.yaml:2: checks.isolation: expected true or false, got 'yes'" },
+	{ "name: t\nchecks: {max_gap_ms: lots}\nsteps: [{cgroups: [{name: a}]}]\n",
+	  "t.yaml:2: checks.max_gap_ms: expected a number, got 'lots'" },
+	{ "name: t\nchecks: {max_gap_ms: .nan}\nsteps: [{cgroups: [{name: a}]}]\n",
+	  "t.yaml:2: checks.max_gap_ms: expected a number, got '.nan'" },
+	{ "name: t\nchecks: {max_gap_ms: 1e999}\nsteps: [{cgroups: [{name: a}]}]\n",
+	  "t.yaml:2: checks.max_gap_ms: expected a number, got '1e999'" },
+	{ "name: t\nchecks: [1]\nsteps: [{cgroups: [{name: a}]}]\n",
+	  "t.yaml:2: checks: expected a mapping, got a list" },
+	{ "name: t\ndescription: [x]\nsteps: [{cgroups: [{name: a}]}]\n",
+	  "t.yaml:2: description: expected one line of text, got a list" },
+	{ "name: t\ndescription: \"two\\nlines\"\nsteps: [{cgroups: [{name: a}]}]\n",
+	  "t.yaml:2: description: must be one line of text" },
+	{ HDR "      - {name: a, cpuset: {exact: {a: 1}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset.exact: expected a CPU list" },
+	{ HDR "      - {name: a, cpuset: {exact: [0, x]}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset.exact[1]: expected an integer, got 'x'" },
+	{ HDR "      - {name: a, work: [cpu_spin]}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work: expected a work type or a one-key mapping" },
+	{ HDR "      - {name: a, work: {bursty: 5}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.bursty: expected a mapping, got '5'" },
+	{ HDR "      - {name: a, work: {[x]: {}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work: expected a work type" },
+	/* unknown keys */
+	{ HDR "      - {name: a, wrokers: 2}\n",
+	  "t.yaml:4: steps[0].cgroups[0].wrokers: unknown key (expected name, cpuset, workers, work)" },
+	{ "name: t\nsteps: [{cgroups: [{name: a}]}]\nextra: 1\n",
+	  "t.yaml:3: extra: unknown key (expected name, description, checks, steps)" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: a}]\n    hodl: {frac: 1}\n",
+	  "t.yaml:4: steps[0].hodl: unknown key (expected cgroups, hold)" },
+	{ "name: t\nchecks: {max_gap: 5}\nsteps: [{cgroups: [{name: a}]}]\n",
+	  "t.yaml:2: checks.max_gap: unknown key (expected not_starved, max_gap_ms, max_spread, isolation)" },
+	{ HDR "      - {name: a, work: {bursty: {burst: 5}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.bursty.burst: unknown key (expected burst_ms, sleep_ms)" },
+	{ HDR "      - {name: a, work: {cpu_spin: {burst_ms: 5}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.cpu_spin.burst_ms: unknown key (cpu_spin takes no parameters)" },
+	{ HDR "      - {name: a, cpuset: {all: true}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset.all: unknown key (expected exact, disjoint, llc)" },
+	{ HDR "      - {name: a, cpuset: {disjoint: {index: 0, of: 2, x: 1}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset.disjoint.x: unknown key (expected index, of)" },
+	{ HDR "      - {name: a, \"bad\\tkey\": 1}\n",
+	  "t.yaml:4: steps[0].cgroups[0].bad?key: unknown key" },
+	{ HDR "      - {name: a, [k]: 1}\n",
+	  "t.yaml:4: steps[0].cgroups[0]: keys must be plain names, got a list" },
+	/* duplicate keys */
+	{ HDR "      - name: a\n        workers: 1\n        workers: 2\n",
+	  "t.yaml:6: steps[0].cgroups[0].workers: duplicate key (first at line 5)" },
+	{ "name: t\nname: u\nsteps: [{cgroups: [{name: a}]}]\n",
+	  "t.yaml:2: name: duplicate key (first at line 1)" },
+	/* bad enums */
+	{ HDR "      - {name: a, work: spin}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work: unknown work type 'spin' (expected cpu_spin, yield_heavy, "
+	  "mixed, io_sync, bursty, pipe_io)" },
+	{ HDR "      - {name: a, work: {spin: {}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work: unknown work type 'spin'" },
+	{ HDR "      - {name: a, work: {bursty: {}, mixed: {}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work: expected a work type or a one-key mapping" },
+	{ HDR "      - {name: a, cpuset: {}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset: expected one of exact, disjoint, llc" },
+	{ HDR "      - {name: a, cpuset: {llc: 0,\n          exact: [1]}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset: give only one of exact, disjoint, llc" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: a}]\n    hold: {}\n",
+	  "t.yaml:4: steps[0].hold: expected one of frac, fixed_ms" },
+	/* missing required fields */
+	{ HDR "      - {workers: 2}\n", "t.yaml:4: steps[0].cgroups[0].name: missing (required)" },
+	{ "steps: [{cgroups: [{name: a}]}]\n", "t.yaml:1: name: missing (required)" },
+	{ "name: t\n", "t.yaml:1: steps: missing (required)" },
+	{ "name: t\nsteps:\n  - hold: {frac: 1}\n", "t.yaml:3: steps[0].cgroups: missing (required)" },
+	{ HDR "      - {name: a, cpuset: {disjoint: {of: 2}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset.disjoint.index: missing (required)" },
+	{ HDR "      - {name: a, cpuset: {disjoint: {index: 0}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset.disjoint.of: missing (required)" },
+	/* out of range and invalid values */
+	{ HDR "      - {name: a, workers: 257}\n",
+	  "t.yaml:4: steps[0].cgroups[0].workers: '257' is out of range (0..256)" },
+	{ HDR "      - {name: a, workers: -1}\n",
+	  "t.yaml:4: steps[0].cgroups[0].workers: '-1' is out of range (0..256)" },
+	{ HDR "      - {name: a, workers: 99999999999999999999999999}\n",
+	  "t.yaml:4: steps[0].cgroups[0].workers: '99999999999999999999999999' is out of range" },
+	{ HDR "      - {name: a, workers: 3, work: pipe_io}\n",
+	  "t.yaml:4: steps[0].cgroups[0].workers: pipe_io works in pairs: needs an even count, got 3" },
+	{ HDR "      - {name: a, work: {bursty: {burst_ms: 0}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.bursty.burst_ms: '0' is out of range (1..60000)" },
+	{ HDR "      - {name: a, work: {bursty: {sleep_ms: 60001}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.bursty.sleep_ms: '60001' is out of range (0..60000)" },
+	{ HDR "      - {name: a, cpuset: {disjoint: {index: 2, of: 2}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset.disjoint.index: 2 must be less than of (2)" },
+	{ HDR "      - {name: a, cpuset: {disjoint: {index: 0, of: 0}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset.disjoint.of: '0' is out of range (1..256)" },
+	{ HDR "      - {name: a, cpuset: {llc: 256}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset.llc: '256' is out of range (0..255)" },
+	{ HDR "      - {name: a, cpuset: {exact: [256]}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset.exact[0]: '256' is out of range (0..255)" },
+	{ HDR "      - {name: a, cpuset: {exact: [1, 1]}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset.exact[1]: cpu 1 is listed twice" },
+	{ HDR "      - {name: a, cpuset: {exact: []}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset.exact: the CPU list is empty" },
+	{ HDR "      - {name: a, cpuset: {exact: \"0-2,1\"}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset.exact: cpu 1 is listed twice" },
+	{ HDR "      - {name: a, cpuset: {exact: \"3-1\"}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset.exact: the quoted string '3-1': range 3-1 is backwards" },
+	{ HDR "      - {name: a, cpuset: {exact: \"0-300\"}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset.exact: the quoted string '0-300': CPU numbers must be below 256" },
+	{ HDR "      - {name: a, cpuset: {exact: \"0,,1\"}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset.exact: the quoted string '0,,1': expected a CPU number at ',1'" },
+	{ HDR "      - {name: a, cpuset: {exact: \"0-\"}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset.exact: the quoted string '0-': expected a CPU number after '-'" },
+	{ HDR "      - {name: a, cpuset: {exact: \"0;1\"}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset.exact: the quoted string '0;1': expected ',' or '-' at ';1'" },
+	{ HDR "      - {name: a, cpuset: {exact: \"\"}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].cpuset.exact: the quoted string '': expected a CPU number" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: a}]\n    hold: {frac: 0}\n",
+	  "t.yaml:4: steps[0].hold.frac: 0 is out of range (0, 1]" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: a}]\n    hold: {frac: 1.01}\n",
+	  "t.yaml:4: steps[0].hold.frac: 1.01 is out of range (0, 1]" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: a}]\n    hold: {fixed_ms: 0}\n",
+	  "t.yaml:4: steps[0].hold.fixed_ms: '0' is out of range (1..3600000)" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: a}]\n    hold: {fixed_ms: 3600001}\n",
+	  "t.yaml:4: steps[0].hold.fixed_ms: '3600001' is out of range (1..3600000)" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: a}]\n    hold: {frac: 0.5, fixed_ms: 5}\n",
+	  "t.yaml:4: steps[0].hold: give only one of frac, fixed_ms" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: a}]\n    hold: {frac: 0.75}\n"
+	  "  - cgroups: [{name: a}]\n    hold: {frac: 0.5}\n",
+	  "t.yaml:5: steps[1].hold: the hold fractions up to here add up to 1.25" },
+	{ "name: t\nchecks: {max_spread: 101}\nsteps: [{cgroups: [{name: a}]}]\n",
+	  "t.yaml:2: checks.max_spread: 101 is out of range [0, 100]" },
+	{ "name: t\nchecks: {max_gap_ms: -1}\nsteps: [{cgroups: [{name: a}]}]\n",
+	  "t.yaml:2: checks.max_gap_ms: -1 is out of range [0, 3.6e+06]" },
+	{ "name: \"bad name\"\nsteps: [{cgroups: [{name: a}]}]\n",
+	  "t.yaml:1: name: the quoted string 'bad name' is not a valid name" },
+	{ HDR "      - {name: a/b}\n",
+	  "t.yaml:4: steps[0].cgroups[0].name: 'a/b' is not a valid name (1 to 63 of A-Z a-z 0-9 _ . -)" },
+	{ HDR "      - {name: \"\"}\n",
+	  "t.yaml:4: steps[0].cgroups[0].name: the quoted string '' is not a valid name" },
+	{ HDR "      - {name: "
+	  "a234567890123456789012345678901234567890123456789012345678901234}\n",
+	  "t.yaml:4: steps[0].cgroups[0].name: 'a2345678901234567890123456789012345678901234...' is not a valid name" },
+	{ HDR "      - {name: a}\n      - {name: b}\n      - {name: a}\n",
+	  "t.yaml:6: steps[0].cgroups[2].name: 'a' is already the name of cgroups[0]" },
+	{ "name: t\nsteps: []\n", "t.yaml:2: steps: expected 1 to 64 steps, got 0" },
+	{ "name: t\nsteps:\n  - cgroups: []\n",
+	  "t.yaml:3: steps[0].cgroups: expected 1 to 64 cgroups, got 0" },
+	/* malformed YAML */
+	{ "name: t\nsteps: [\n", "t.yaml:3: YAML syntax error: did not find expected node content "
+	  "(while parsing a flow node at line 3)" },
+	{ "name: t\n  bad: indent\n", "t.yaml:2: YAML syntax error: mapping values are not allowed" },
+	{ "name: *nowhere\n", "t.yaml:1: YAML syntax error: found undefined alias" },
+	{ "name: t\nsteps: [{cgroups: [{name: a}]}]\n---\nname: u\n",
+	  "t.yaml:3: a second YAML document: a scenario file holds one" },
+	{ "name: t\n\tsteps: x\n", "t.yaml:2: YAML syntax error: found a tab character that "
+	  "violates indentation (while scanning a plain scalar at line 1)" },
+	{ "name: \"t\x01\"\n", "t.yaml:1: YAML syntax error: control characters are not allowed" },
+	/* empty */
+	{ "", "t.yaml:1: empty file" },
+	{ "# only a comment\n\n", "t.yaml:1: empty file" },
+	{ "---\n", "t.yaml:1: empty file" },
+	{ "~\n", "t.yaml:1: empty file" },
+};
+
+static void test_errors(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++)
+		parse_err(errors[i].yaml, errors[i].want);
+}
+
+static void test_bounds(void **state)
+{
+	size_t cap = 2 * KT_SCENARIO_MAX_BYTES, len;
+	char *big = malloc(cap + 1);
+	struct kt_scenario *s;
+	int i;
+
+	(void)state;
+	assert_non_null(big);
+	/* 64 steps pass, 65 do not. */
+	len = (size_t)sprintf(big, "name: t\nsteps:\n");
+	for (i = 0; i < 64; i++)
+		len += (size_t)sprintf(big + len, "  - {cgroups: [{name: a}], hold: {fixed_ms: 1}}\n");
+	s = parse_ok(big);
+	kt_scenario_free(s);
+	sprintf(big + len, "  - {cgroups: [{name: a}]}\n");
+	parse_err(big, "t.yaml:3: steps: expected 1 to 64 steps, got 65");
+
+	/* 64 cgroups pass, 65 do not. */
+	len = (size_t)sprintf(big, "name: t\nsteps:\n  - cgroups:\n");
+	for (i = 0; i < 64; i++)
+		len += (size_t)sprintf(big + len, "      - {name: c%d, workers: 256}\n", i);
+	s = parse_ok(big);
+	kt_scenario_free(s);
+	sprintf(big + len, "      - {name: c64}\n");
+	parse_err(big, "t.yaml:4: steps[0].cgroups: expected 1 to 64 cgroups, got 65");
+
+	/* 1 MiB passes the size gate (a valid file padded with a comment). */
+	len = (size_t)sprintf(big, "name: t\nsteps: [{cgroups: [{name: a}]}]\n#");
+	memset(big + len, 'x', KT_SCENARIO_MAX_BYTES - len - 1);
+	big[KT_SCENARIO_MAX_BYTES - 1] = '\n';
+	big[KT_SCENARIO_MAX_BYTES] = 0;
+	s = parse_ok(big);
+	kt_scenario_free(s);
+	parse_err_len(big, KT_SCENARIO_MAX_BYTES + 1, "t.yaml: 1048577 bytes is more than the limit of 1048576");
+
+	/* Deep nesting and a self-referencing alias are handled, not crashed on. */
+	len = (size_t)sprintf(big, "name: t\nsteps: ");
+	for (i = 0; i < 100000; i++)
+		big[len++] = '[';
+	for (i = 0; i < 100000; i++)
+		big[len++] = ']';
+	big[len] = 0;
+	parse_err(big, "t.yaml:2: nested deeper than 16 levels");
+	len = (size_t)sprintf(big, "name: t\nsteps: ");
+	for (i = 0; i < KT_SCENARIO_MAX_BYTES / 4; i++)
+		len += (size_t)sprintf(big + len, "{a:");
+	parse_err_len(big, len, "t.yaml:2: nested deeper than 16 levels");
+	len = (size_t)sprintf(big, "name: t\nsteps:\n");
+	for (i = 0; i < 65; i++)
+		len += (size_t)sprintf(big + len, "  - &a%d {cgroups: [{name: a}], hold: {fixed_ms: 1}}\n", i);
+	parse_err(big, "t.yaml:67: more than 64 anchors");
+	parse_err("name: t\nsteps: &a [*a]\n", "t.yaml:2: steps[0]: expected a mapping, got a list");
+	parse_err("name: t\nsteps:\n  - &s {cgroups: [*s]}\n",
+		  "t.yaml:3: steps[0].cgroups[0].cgroups: unknown key");
+	/* Embedded NUL in the input. */
+	parse_err_len("name: t\0\n", 9, "t.yaml:1: YAML syntax error: control characters are not allowed");
+	free(big);
+}
+
+/* ---- per-run rules ---- */
+
+static void test_entry_spec_rules(void **state)
+{
+	struct kt_scenario *s = parse_ok("name: p\nsteps:\n  - cgroups:\n      - {name: pp, work: pipe_io}\n");
+	Ktstr__EntrySpec *es;
+
+	(void)state;
+	spec_err(s, 1000, 3, 0, "scenario 'p': steps[0] cgroup 'pp': pipe_io works in pairs");
+	spec_err(s, 0, 2, 0, "scenario 'p': duration 0 ms is out of range (1..86400000)");
+	spec_err(s, 86400001, 2, 0, "duration 86400001 ms is out of range");
+	spec_err(s, 1000, 0, 0, "scenario 'p': default worker count 0 is out of range (1..256)");
+	spec_err(s, 1000, 257, 0, "default worker count 257 is out of range");
+	spec_err(s, 1000, 2, 1000, "its steps hold for 1000 ms, which does not end before the guest watchdog");
+	es = spec_of(s, 1000, 4, 1001);
+	assert_int_equal(cg_at(es, 0, 0)->workers, 4);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+}
+
+static void test_fits(void **state)
+{
+	struct kt_scenario *s = parse_ok(
+		"name: f\nsteps:\n  - cgroups:\n"
+		"      - {name: a, cpuset: {disjoint: {index: 3, of: 4}}}\n"
+		"      - {name: b, cpuset: {llc: 1}}\n"
+		"      - {name: c, cpuset: {exact: \"0,7\"}}\n");
+	struct kt_topo t;
+	struct kt_err err;
+
+	(void)state;
+	assert_int_equal(kt_topo_parse("1n2l2c2t", &t, &err), 0);
+	assert_int_equal(kt_scenario_fits(s, &t, &err), 0);
+	assert_int_equal(kt_topo_parse("1n2l2c1t", &t, &err), 0);
+	assert_int_equal(kt_scenario_fits(s, &t, &err), -1);
+	assert_string_equal(err.msg, "scenario 'f': steps[0] cgroup 'c': cpuset does not fit topology "
+			    "1n2l2c1t (4 CPUs, 2 LLCs): no such CPU");
+	assert_int_equal(kt_topo_parse("1n1l4c2t", &t, &err), 0);
+	assert_int_equal(kt_scenario_fits(s, &t, &err), -1);
+	assert_non_null(strstr(err.msg, "cgroup 'b'"));
+	assert_non_null(strstr(err.msg, "no such LLC"));
+	assert_int_equal(kt_topo_parse("1n1l3c1t", &t, &err), 0);
+	assert_int_equal(kt_scenario_fits(s, &t, &err), -1);
+	assert_non_null(strstr(err.msg, "cgroup 'a'"));
+	assert_non_null(strstr(err.msg, "more disjoint slices than CPUs"));
+	kt_scenario_free(s);
+}
+
+/* ---- the catalog ---- */
+
+static const Ktstr__CgroupSpec *find_cg(const Ktstr__EntrySpec *es, const char *name)
+{
+	for (size_t i = 0; i < es->n_steps; i++)
+		for (size_t j = 0; j < es->steps[i]->n_cgroups; j++)
+			if (!strcmp(es->steps[i]->cgroups[j]->name, name))
+				return es->steps[i]->cgroups[j];
+	fail_msg("no cgroup %s", name);
+	return NULL;
+}
+
+static void test_catalog_all(void **state)
+{
+	struct kt_topo two;
+	struct kt_err err;
+
+	(void)state;
+	assert_int_equal(kt_topo_parse("1n1l2c1t", &two, &err), 0);
+	assert_true(kt_catalog_len >= 6);
+	for (size_t i = 0; i < kt_catalog_len; i++) {
+		struct kt_scenario *s = NULL;
+		Ktstr__EntrySpec *es;
+		const char *d;
+
+		if (kt_scenario_load(kt_catalog[i].name, &s, &err))
+			fail_msg("catalog %s: %s", kt_catalog[i].name, err.msg);
+		assert_string_equal(kt_scenario_name(s), kt_catalog[i].name);
+		d = kt_scenario_description(s);
+		assert_true(strlen(d) > 10);
+		/* Valid on a 2-CPU guest with the default run settings. */
+		if (kt_scenario_fits(s, &two, &err))
+			fail_msg("catalog %s: %s", kt_catalog[i].name, err.msg);
+		es = spec_of(s, 2000, 2, 60000);
+		assert_true(es->n_steps >= 1);
+		for (size_t j = 0; j < es->n_steps; j++)
+			for (size_t k = 0; k < es->steps[j]->n_cgroups; k++)
+				assert_true(es->steps[j]->cgroups[k]->workers >= 1);
+		ktstr__entry_spec__free_unpacked(es, NULL);
+		kt_scenario_free(s);
+	}
+}
+
+static Ktstr__EntrySpec *catalog_spec(const char *name, struct kt_scenario **sp)
+{
+	struct kt_err err;
+
+	if (kt_scenario_load(name, sp, &err))
+		fail_msg("%s: %s", name, err.msg);
+	return spec_of(*sp, 2000, 2, 60000);
+}
+
+static void test_catalog_content(void **state)
+{
+	struct kt_scenario *s;
+	Ktstr__EntrySpec *es;
+
+	(void)state;
+	es = catalog_spec("steady", &s);
+	assert_int_equal(es->n_steps, 1);
+	assert_int_equal(es->steps[0]->n_cgroups, 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(cg_at(es, 0, i)->workers, 2);
+		assert_int_equal(cg_at(es, 0, i)->work->type, KTSTR__WORK_TYPE__WORK_CPU_SPIN);
+		assert_int_equal(cg_at(es, 0, i)->cpuset->kind, KTSTR__CPUSET_KIND__CPUSET_NONE);
+	}
+	assert_true(es->steps[0]->hold->frac == 1.0);
+	assert_false(kt_scenario_checks(s)->isolation);
+	assert_true(kt_scenario_checks(s)->not_starved);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+
+	es = catalog_spec("mixed-load", &s);
+	assert_int_equal(find_cg(es, "spin")->work->type, KTSTR__WORK_TYPE__WORK_CPU_SPIN);
+	assert_int_equal(find_cg(es, "mixed")->work->type, KTSTR__WORK_TYPE__WORK_MIXED);
+	assert_int_equal(find_cg(es, "io")->work->type, KTSTR__WORK_TYPE__WORK_IO_SYNC);
+	assert_int_equal(find_cg(es, "bursty")->work->type, KTSTR__WORK_TYPE__WORK_BURSTY);
+	assert_int_equal(find_cg(es, "bursty")->work->burst_ms, 50);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+
+	es = catalog_spec("cpuset-disjoint", &s);
+	assert_int_equal(es->steps[0]->n_cgroups, 2);
+	for (uint32_t i = 0; i < 2; i++) {
+		const Ktstr__CpusetSpec *cs = cg_at(es, 0, i)->cpuset;
+
+		assert_int_equal(cs->kind, KTSTR__CPUSET_KIND__CPUSET_DISJOINT);
+		assert_int_equal(cs->index, i);
+		assert_int_equal(cs->of, 2);
+	}
+	assert_true(kt_scenario_checks(s)->isolation);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+
+	es = catalog_spec("pipe-pairs", &s);
+	assert_int_equal(es->steps[0]->n_cgroups, 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(cg_at(es, 0, i)->work->type, KTSTR__WORK_TYPE__WORK_PIPE_IO);
+		assert_int_equal(cg_at(es, 0, i)->workers % 2, 0);
+	}
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	/* Its counts are fixed, so an odd run default does not break it. */
+	es = spec_of(s, 2000, 3, 0);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+
+	es = catalog_spec("yield-storm", &s);
+	assert_int_equal(find_cg(es, "yield_0")->work->type, KTSTR__WORK_TYPE__WORK_YIELD_HEAVY);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+
+	es = catalog_spec("steady-then-mixed", &s);
+	assert_int_equal(es->n_steps, 2);
+	assert_true(es->steps[0]->hold->frac == 0.5);
+	assert_true(es->steps[1]->hold->frac == 0.5);
+	assert_int_equal(cg_at(es, 1, 1)->work->type, KTSTR__WORK_TYPE__WORK_PIPE_IO);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+}
+
+/* ---- loading files and names ---- */
+
+static void test_load(void **state)
+{
+	struct kt_scenario *s = NULL;
+	struct kt_err err;
+	const char *path = "test_scenario_tmp.yaml";
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(kt_scenario_load("no-such-scenario", &s, &err), -1);
+	assert_non_null(strstr(err.msg, "scenario 'no-such-scenario': not in the catalog ("));
+	assert_non_null(strstr(err.msg, "steady"));
+
+	assert_int_equal(kt_scenario_load("./missing.yaml", &s, &err), -1);
+	assert_string_equal(err.msg, "scenario file './missing.yaml': No such file or directory");
+
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("name: fromfile\nsteps:\n  - cgroups:\n      - {name: a, workers: x}\n", f);
+	fclose(f);
+	assert_int_equal(kt_scenario_load(path, &s, &err), -1);
+	assert_string_equal(err.msg, "test_scenario_tmp.yaml:4: steps[0].cgroups[0].workers: "
+			    "expected an integer, got 'x'");
+
+	f = fopen(path, "w");
+	fputs("name: fromfile\nsteps:\n  - cgroups:\n      - {name: a}\n", f);
+	fclose(f);
+	assert_int_equal(kt_scenario_load(path, &s, &err), 0);
+	assert_string_equal(kt_scenario_name(s), "fromfile");
+	kt_scenario_free(s);
+
+	/* Oversized files are refused before parsing. */
+	f = fopen(path, "w");
+	for (size_t i = 0; i <= KT_SCENARIO_MAX_BYTES; i += 8)
+		fputs("# xxxxx\n", f);
+	fclose(f);
+	assert_int_equal(kt_scenario_load(path, &s, &err), -1);
+	assert_string_equal(err.msg, "scenario file 'test_scenario_tmp.yaml': larger than the "
+			    "limit of 1048576 bytes");
+	remove(path);
+
+	/* Catalog errors are labelled with the catalog file. */
+	assert_int_equal(kt_scenario_parse("name: [", 7, "catalog/x.yaml", &s, &err), -1);
+	assert_non_null(strstr(err.msg, "catalog/x.yaml:2: YAML syntax error"));
+	kt_scenario_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_example),
+		cmocka_unit_test(test_work_forms),
+		cmocka_unit_test(test_cpuset_forms),
+		cmocka_unit_test(test_hold_forms),
+		cmocka_unit_test(test_checks_forms),
+		cmocka_unit_test(test_yaml_features),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_entry_spec_rules),
+		cmocka_unit_test(test_fits),
+		cmocka_unit_test(test_catalog_all),
+		cmocka_unit_test(test_catalog_content),
+		cmocka_unit_test(test_load),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

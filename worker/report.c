@@ -1,0 +1,214 @@
+#include <ctype.h>
+#include <inttypes.h>
+#include <string.h>
+#include "cpuset.h"
+#include "json.h"
+#include "report.h"
+
+const char *kt_work_type_name(int type, char *buf, size_t len)
+{
+	const ProtobufCEnumValue *v =
+		protobuf_c_enum_descriptor_get_value(&ktstr__work_type__descriptor, type);
+	const char *n = v ? v->name : "unknown";
+	size_t i;
+
+	if (strncmp(n, "WORK_", 5) == 0)
+		n += 5;
+	for (i = 0; n[i] && i + 1 < len; i++)
+		buf[i] = tolower((unsigned char)n[i]);
+	buf[i] = 0;
+	return buf;
+}
+
+static double ms(uint64_t ns)
+{
+	return ns / 1e6;
+}
+
+static void json_cpus(struct kt_json *j, const uint32_t *cpus, size_t n)
+{
+	kt_json_arr_begin(j);
+	for (size_t i = 0; i < n; i++)
+		kt_json_u64(j, cpus[i]);
+	kt_json_arr_end(j);
+}
+
+static void json_cgroups(struct kt_json *j, const Ktstr__ScenarioResult *res)
+{
+	char wt[32];
+
+	kt_json_arr_begin(j);
+	for (size_t c = 0; res && c < res->n_cgroups; c++) {
+		const Ktstr__CgroupStats *cg = res->cgroups[c];
+
+		kt_json_obj_begin(j);
+		kt_json_key(j, "name");
+		kt_json_str(j, cg->name);
+		kt_json_key(j, "step");
+		kt_json_u64(j, cg->step);
+		kt_json_key(j, "cpus");
+		json_cpus(j, cg->cpus, cg->n_cpus);
+		kt_json_key(j, "workers");
+		kt_json_arr_begin(j);
+		for (size_t w = 0; w < cg->n_workers; w++) {
+			const Ktstr__WorkerStats *s = cg->workers[w];
+
+			kt_json_obj_begin(j);
+			kt_json_key(j, "work_type");
+			kt_json_str(j, kt_work_type_name(s->work_type, wt, sizeof(wt)));
+			kt_json_key(j, "work_units");
+			kt_json_u64(j, s->work_units);
+			kt_json_key(j, "cpu_ms");
+			kt_json_double(j, ms(s->cpu_ns));
+			kt_json_key(j, "wall_ms");
+			kt_json_double(j, ms(s->wall_ns));
+			kt_json_key(j, "run_delay_ms");
+			kt_json_double(j, ms(s->run_delay_ns));
+			kt_json_key(j, "timeslices");
+			kt_json_u64(j, s->timeslices);
+			kt_json_key(j, "max_gap_ms");
+			kt_json_double(j, ms(s->max_gap_ns));
+			kt_json_key(j, "migrations");
+			kt_json_u64(j, s->migrations);
+			kt_json_key(j, "cpus_seen");
+			json_cpus(j, s->cpus_seen, s->n_cpus_seen);
+			kt_json_obj_end(j);
+		}
+		kt_json_arr_end(j);
+		kt_json_obj_end(j);
+	}
+	kt_json_arr_end(j);
+}
+
+void kt_report_json(FILE *f, const struct kt_entry_req *req, const struct kt_entry_result *r)
+{
+	struct kt_json j;
+	char topo[32];
+
+	kt_topo_format(&req->topo, topo, sizeof(topo));
+	kt_json_init(&j, f, false);
+	kt_json_obj_begin(&j);
+	kt_json_key(&j, "status");
+	kt_json_str(&j, kt_status_name(r->status));
+	kt_json_key(&j, "message");
+	kt_json_str(&j, r->message);
+	kt_json_key(&j, "scenario");
+	kt_json_str(&j, kt_scenario_name(req->scenario));
+	kt_json_key(&j, "duration_ms");
+	kt_json_u64(&j, req->duration_ms);
+	kt_json_key(&j, "kernel");
+	kt_json_obj_begin(&j);
+	kt_json_key(&j, "version");
+	kt_json_str(&j, req->kernel->version);
+	kt_json_key(&j, "sha256");
+	kt_json_str(&j, req->kernel->sha256);
+	kt_json_key(&j, "source");
+	kt_json_str(&j, req->kernel->source);
+	kt_json_obj_end(&j);
+	kt_json_key(&j, "topology");
+	kt_json_str(&j, topo);
+	kt_json_key(&j, "guest_topology");
+	if (r->gtopo) {
+		kt_json_obj_begin(&j);
+		kt_json_key(&j, "cpus");
+		kt_json_u64(&j, r->gtopo->cpus);
+		kt_json_key(&j, "llcs");
+		kt_json_u64(&j, r->gtopo->llcs);
+		kt_json_key(&j, "cores");
+		kt_json_u64(&j, r->gtopo->cores);
+		kt_json_key(&j, "threads_per_core");
+		kt_json_u64(&j, r->gtopo->threads_per_core);
+		kt_json_key(&j, "numa_nodes");
+		kt_json_u64(&j, r->gtopo->numa_nodes);
+		kt_json_key(&j, "matches");
+		kt_json_bool(&j, r->topo_match);
+		kt_json_obj_end(&j);
+	} else {
+		kt_json_null(&j);
+	}
+	kt_json_key(&j, "accel");
+	kt_json_str(&j, kt_accel_name(r->accel));
+	kt_json_key(&j, "accel_reason");
+	kt_json_str(&j, r->accel_why);
+	kt_json_key(&j, "boot_ms");
+	kt_json_u64(&j, r->boot_ms);
+	kt_json_key(&j, "run_ms");
+	kt_json_u64(&j, r->run_ms);
+	kt_json_key(&j, "total_ms");
+	kt_json_u64(&j, r->total_ms);
+	kt_json_key(&j, "guest_kernel");
+	kt_json_str(&j, r->hello ? r->hello->kernel_release : NULL);
+	kt_json_key(&j, "cgroups");
+	json_cgroups(&j, r->result);
+	kt_json_key(&j, "checks");
+	kt_json_arr_begin(&j);
+	for (size_t i = 0; i < r->n_checks; i++) {
+		const struct kt_check *c = &r->checks[i];
+
+		kt_json_obj_begin(&j);
+		kt_json_key(&j, "name");
+		kt_json_str(&j, c->name);
+		kt_json_key(&j, "passed");
+		kt_json_bool(&j, c->passed);
+		kt_json_key(&j, "value");
+		kt_json_double(&j, c->value);
+		kt_json_key(&j, "threshold");
+		kt_json_double(&j, c->threshold);
+		kt_json_key(&j, "message");
+		kt_json_str(&j, c->message);
+		kt_json_obj_end(&j);
+	}
+	kt_json_arr_end(&j);
+	kt_json_key(&j, "logs");
+	kt_json_arr_begin(&j);
+	for (size_t i = 0; i < r->n_logs; i++)
+		kt_json_str(&j, r->logs[i]);
+	kt_json_arr_end(&j);
+	kt_json_key(&j, "frames_rejected");
+	kt_json_u64(&j, r->vm.frames_rejected);
+	kt_json_key(&j, "console_tail");
+	kt_json_str(&j, r->vm.console_tail);
+	kt_json_obj_end(&j);
+	kt_json_end(&j);
+}
+
+void kt_report_human(FILE *f, const struct kt_entry_req *req, const struct kt_entry_result *r)
+{
+	char topo[32], wt[32], cpus[2048];
+	const Ktstr__ScenarioResult *res = r->result;
+
+	kt_topo_format(&req->topo, topo, sizeof(topo));
+	fprintf(f, "%s  %s on %s, kernel %s (%.12s), %s\n", kt_status_name(r->status),
+		kt_scenario_name(req->scenario), topo, req->kernel->version, req->kernel->sha256,
+		kt_accel_name(r->accel));
+	fprintf(f, "  %s\n", r->message);
+	fprintf(f, "  boot %" PRIu64 " ms, run %" PRIu64 " ms, total %" PRIu64 " ms\n", r->boot_ms,
+		r->run_ms, r->total_ms);
+	for (size_t c = 0; res && c < res->n_cgroups; c++) {
+		const Ktstr__CgroupStats *cg = res->cgroups[c];
+
+		kt_cpulist_format(cg->cpus, cg->n_cpus, cpus, sizeof(cpus), NULL);
+		fprintf(f, "  cgroup %s (step %u) cpus %s\n", cg->name, cg->step, cpus);
+		for (size_t w = 0; w < cg->n_workers; w++) {
+			const Ktstr__WorkerStats *s = cg->workers[w];
+
+			kt_cpulist_format(s->cpus_seen, s->n_cpus_seen, cpus, sizeof(cpus), NULL);
+			fprintf(f,
+				"    %-2zu %-12s units %-10" PRIu64 " cpu %7.1f ms  delay %7.1f ms  "
+				"gap %6.1f ms  migr %-4" PRIu64 " cpus %s\n",
+				w, kt_work_type_name(s->work_type, wt, sizeof(wt)), s->work_units,
+				ms(s->cpu_ns), ms(s->run_delay_ns), ms(s->max_gap_ns), s->migrations,
+				cpus);
+		}
+	}
+	for (size_t i = 0; i < r->n_checks; i++)
+		fprintf(f, "  [%s] %-20s %s\n", r->checks[i].passed ? " ok " : "FAIL",
+			r->checks[i].name, r->checks[i].message);
+	for (size_t i = 0; i < r->n_logs; i++)
+		fprintf(f, "  guest: %s\n", r->logs[i]);
+	if (r->vm.frames_rejected)
+		fprintf(f, "  %u control frame(s) rejected; last: %s\n", r->vm.frames_rejected,
+			r->vm.frame_error);
+	if (r->status != KT_PASS && r->vm.console_tail[0])
+		fprintf(f, "  --- console tail ---\n%s\n  ---\n", r->vm.console_tail);
+}

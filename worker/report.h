@@ -1,0 +1,13 @@
+/* ktstr-run's output for one entry: a JSON object (the contract scripts
+ * rely on) or a human summary. */
+#ifndef KTSTR_REPORT_H
+#define KTSTR_REPORT_H
+#include <stdio.h>
+#include "entry.h"
+
+void kt_report_json(FILE *f, const struct kt_entry_req *req, const struct kt_entry_result *r);
+void kt_report_human(FILE *f, const struct kt_entry_req *req, const struct kt_entry_result *r);
+/* "cpu_spin" for KTSTR__WORK_TYPE__WORK_CPU_SPIN, into BUF. */
+const char *kt_work_type_name(int type, char *buf, size_t len);
+
+#endif
