@@ -127,9 +127,12 @@ static bool is_plain(const yaml_node_t *n)
 
 static bool is_null(const yaml_node_t *n)
 {
-	const char *v = sval(n);
+	const char *v;
 
-	return is_plain(n) && (!*v || !strcmp(v, "~") || !strcmp(v, "null") ||
+	if (!is_plain(n))
+		return false;
+	v = sval(n);
+	return (!*v || !strcmp(v, "~") || !strcmp(v, "null") ||
 			       !strcmp(v, "Null") || !strcmp(v, "NULL"));
 }
 
@@ -257,7 +260,6 @@ static int get_uint(struct pctx *c, const yaml_node_t *n, const char *path, unsi
 {
 	const char *s;
 	unsigned long v = 0;
-
 	bool neg;
 
 	if (!is_plain(n) || is_null(n))
@@ -295,18 +297,21 @@ static int get_u32(struct pctx *c, const yaml_node_t *n, const char *path, uint3
 static int get_double(struct pctx *c, const yaml_node_t *n, const char *path, double min,
 		      bool min_open, double max, double *out)
 {
-	const char *s = sval(n);
+	const char *s;
 	char *end;
 	double v;
 
-	if (!is_plain(n) || is_null(n) || strspn(s, "0123456789.eE+-") != strlen(s))
+	if (!is_plain(n) || is_null(n))
+		return expected(c, n, path, "a number");
+	s = sval(n);
+	if (strspn(s, "0123456789.eE+-") != strlen(s))
 		return expected(c, n, path, "a number");
 	errno = 0;
 	v = strtod(s, &end);
 	if (*end || errno || !isfinite(v))
 		return expected(c, n, path, "a number");
 	if (v < min || (min_open && v == min) || v > max)
-		return perr(c, n, path, "%s is out of range %c%g, %g]", s, min_open ? '(' : '[',
+		return perr(c, n, path, "%.40s is out of range %c%g, %g]", s, min_open ? '(' : '[',
 			    min, max);
 	*out = v;
 	return 0;
@@ -393,11 +398,12 @@ static unsigned long cpu_num(const char **p)
 /* "0-1,3" */
 static int cpulist_str(struct pctx *c, const yaml_node_t *n, const char *path, struct cpumask *m)
 {
-	const char *p = sval(n);
+	const char *p;
 	char d[64];
 
 	if (n->type != YAML_SCALAR_NODE || is_null(n))
 		return expected(c, n, path, "a CPU list (e.g. [0, 2] or \"0-1,3\")");
+	p = sval(n);
 	for (;;) {
 		unsigned long a, b;
 		const char *start = p;
@@ -414,7 +420,7 @@ static int cpulist_str(struct pctx *c, const yaml_node_t *n, const char *path, s
 				return perr(c, n, path, "%s: expected a CPU number after '-'",
 					    describe(n, d, sizeof(d)));
 		}
-		if (b >= KT_TOPO_MAX_CPUS)
+		if (a >= KT_TOPO_MAX_CPUS || b >= KT_TOPO_MAX_CPUS)
 			return perr(c, n, path, "%s: CPU numbers must be below %d",
 				    describe(n, d, sizeof(d)), KT_TOPO_MAX_CPUS);
 		if (a > b)
@@ -521,8 +527,6 @@ static int work(struct pctx *c, const yaml_node_t *n, const char *path, struct c
 	yaml_node_t *key, *params, *v[2];
 	char p[PATH_MAX_LEN], pp[PATH_MAX_LEN];
 
-	cg->burst_ms = 50;
-	cg->sleep_ms = 100;
 	if (n->type == YAML_SCALAR_NODE)
 		return work_type(c, n, path, cg);
 	if (n->type != YAML_MAPPING_NODE ||
@@ -623,10 +627,10 @@ static int step(struct pctx *c, const yaml_node_t *n, const char *path, struct s
 		if (cgroup(c, node(c, cgs->data.sequence.items.start[i]), cp, &st->cgroups[i], &name))
 			return -1;
 		for (size_t j = 0; j < i; j++) {
-			if (strcmp(st->cgroups[j].name, st->cgroups[i].name))
-				continue;
 			char np[PATH_MAX_LEN];
 
+			if (strcmp(st->cgroups[j].name, st->cgroups[i].name))
+				continue;
 			join(np, cp, "name");
 			return perr(c, name, np, "'%s' is already the name of cgroups[%zu]",
 				    st->cgroups[i].name, j);
@@ -645,8 +649,9 @@ static int steps(struct pctx *c, const yaml_node_t *n, struct kt_scenario *s)
 	if (n->type != YAML_SEQUENCE_NODE)
 		return expected(c, n, "steps", "a list of steps");
 	cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-	if (!cnt || cnt > KT_SCENARIO_MAX_STEPS)
-		return perr(c, n, "steps", "expected 1 to %d steps, got %zu", KT_SCENARIO_MAX_STEPS, cnt);
+	/* No steps is a zero-length scenario: boot, report, power off. */
+	if (cnt > KT_SCENARIO_MAX_STEPS)
+		return perr(c, n, "steps", "expected at most %d steps, got %zu", KT_SCENARIO_MAX_STEPS, cnt);
 	s->steps = xcalloc(cnt, sizeof(*s->steps));
 	for (size_t i = 0; i < cnt; i++) {
 		const yaml_node_t *sn = node(c, n->data.sequence.items.start[i]);
@@ -1027,9 +1032,13 @@ static int check_run(const struct kt_scenario *s, uint64_t duration_ms, unsigned
 {
 	double plan = planned_ms(s, duration_ms);
 
-	if (duration_ms < 1 || duration_ms > MAX_DURATION_MS)
-		return kt_errf(err, "scenario '%s': duration %llu ms is out of range (1..%u)", s->name,
+	if (duration_ms > MAX_DURATION_MS)
+		return kt_errf(err, "scenario '%s': duration %llu ms is out of range (0..%u)", s->name,
 			       (unsigned long long)duration_ms, MAX_DURATION_MS);
+	for (size_t i = 0; duration_ms == 0 && i < s->n_steps; i++)
+		if (!s->steps[i].fixed)
+			return kt_errf(err, "scenario '%s': duration 0 ms leaves steps[%zu], which "
+				       "holds for a fraction of it, empty", s->name, i);
 	if (default_workers < 1 || default_workers > KT_SCENARIO_MAX_WORKERS)
 		return kt_errf(err, "scenario '%s': default worker count %u is out of range (1..%d)",
 			       s->name, default_workers, KT_SCENARIO_MAX_WORKERS);

@@ -12,21 +12,24 @@
  *            work: {bursty: {burst_ms: 50, sleep_ms: 100}}}
  *       hold: {frac: 0.5}                   # or {fixed_ms: N}
  *
- * work: cpu_spin | yield_heavy | mixed | io_sync | bursty | pipe_io, or a
- * one-key map {TYPE: {params}}; only bursty has params (burst_ms 1..60000,
- * default 50; sleep_ms 0..60000, default 100).
+ * work: cpu_spin (the default) | yield_heavy | mixed | io_sync | bursty |
+ * pipe_io, or a one-key map {TYPE: {params}}; only bursty has params
+ * (burst_ms 1..60000, default 50; sleep_ms 0..60000, default 100).
  * cpuset: absent = all CPUs; {exact: [0, 2]} or {exact: "0-1,3"};
  * {disjoint: {index: I, of: N}}; {llc: N}.
  * workers: 1..256; absent or 0 = the run's default (kt_scenario_entry_spec).
  * hold: frac in (0, 1] of the run's duration, or fixed_ms 1..3600000;
  * absent = 1/number of steps. The fractions of all steps sum to at most 1.
- * checks: all optional, defaults below. isolation defaults to on when any
- * cgroup has a cpuset (there is something to be isolated), off otherwise.
+ * checks: all optional, defaults below; max_gap_ms 0..3600000, max_spread
+ * 0..100. isolation defaults to on when any cgroup has a cpuset (there is
+ * something to be isolated), off otherwise.
  *
  * Parsing is strict so that a typo never silently runs a different test:
  * unknown and duplicate keys, wrong types and out-of-range values are
  * errors. Numbers and booleans must be plain (unquoted) scalars. Every error
- * reads "FILE:LINE: FIELD.PATH: what is wrong". */
+ * reads "FILE:LINE: FIELD.PATH: what is wrong". Anchors and aliases work;
+ * nesting deeper than 16 levels and more than 64 anchors are refused (they
+ * would make libyaml slow, and no scenario needs them). */
 #ifndef KTSTR_SCENARIO_H
 #define KTSTR_SCENARIO_H
 #include <stdbool.h>

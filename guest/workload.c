@@ -48,6 +48,8 @@ struct worker {
 	int reaped, killed, status;
 };
 
+_Static_assert(sizeof(struct wpage) <= PAGE, "a worker page holds its telemetry");
+
 struct kt_workset {
 	uint8_t *map;
 	size_t map_len;

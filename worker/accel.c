@@ -76,6 +76,22 @@ static void write_cache(const char *path, const char *key, enum kt_accel a)
 		unlink(tmp);
 }
 
+/* The first line of QEMU's stderr that is not an "info:" note, cut at its
+ * end (TEXT is modified). */
+static const char *first_complaint(char *text)
+{
+	for (char *line = text; *line;) {
+		size_t len = strcspn(line, "\n");
+		char *next = line[len] ? line + len + 1 : line + len;
+
+		line[len] = 0;
+		if (!strstr(line, ": info: "))
+			return line;
+		line = next;
+	}
+	return "no message";
+}
+
 static int hello_seen(void *ctx, unsigned type, const uint8_t *payload, size_t len)
 {
 	(void)ctx;
@@ -129,10 +145,15 @@ int kt_accel_detect(const char *cache_dir, const char *kernel, const char *probe
 		*out = KT_ACCEL_KVM;
 		snprintf(why, why_len, "KVM probe boot reached the guest agent in %llu ms",
 			 (unsigned long long)res.contact_ms);
-	} else {
+	} else if (res.watchdog || res.contact_timeout) {
 		*out = KT_ACCEL_TCG;
 		snprintf(why, why_len, "KVM probe boot got no guest agent contact within %d ms",
 			 KT_ACCEL_PROBE_MS);
+	} else {
+		/* QEMU gave up on KVM by itself; its first complaint says why. */
+		*out = KT_ACCEL_TCG;
+		snprintf(why, why_len, "KVM probe boot: QEMU exited before guest agent contact: %.160s",
+			 first_complaint(res.qemu_stderr));
 	}
 	if (have_key)
 		write_cache(path, key, *out);

@@ -97,6 +97,8 @@ static void classify(const struct kt_entry_req *req, struct kt_entry_result *r)
 	if (!vm->contact || !r->hello) {
 		if (vm->panic)
 			set_status(r, KT_INFRA, "kernel panic before the guest agent started");
+		else if (vm->halted)
+			set_status(r, KT_INFRA, "the kernel image did not start: its boot stub halted");
 		else if (vm->contact_timeout)
 			set_status(r, KT_INFRA, "no guest agent contact within %u ms",
 				   r->accel == KT_ACCEL_KVM ? KT_CONTACT_KVM_MS : KT_CONTACT_TCG_MS);

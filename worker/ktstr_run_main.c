@@ -129,6 +129,7 @@ int main(int argc, char **argv)
 	struct kt_scenario *sc = NULL;
 	struct kt_kernel kernel;
 	struct kt_err err;
+	enum kt_status fatal_status = KT_ERROR;
 	bool json = false;
 	int c, rc;
 
@@ -183,6 +184,8 @@ int main(int argc, char **argv)
 		goto usage_err;
 	if (kt_scenario_load(scenario_s, &sc, &err))
 		goto fatal;
+	/* From here on, what goes wrong is the host's or the kernel artifact's. */
+	fatal_status = KT_INFRA;
 	if (!cache[0] && kt_kcache_dir(cache, sizeof(cache), &err))
 		goto fatal;
 	if (mkdir(cache, 0755) && errno != EEXIST) {
@@ -191,8 +194,10 @@ int main(int argc, char **argv)
 	}
 	if (agent_path(agent, sizeof(agent), &err))
 		goto fatal;
-	if (kt_kcache_resolve(cache, kernel_ref, &kernel, &err))
+	if (kt_kcache_resolve(cache, kernel_ref, &kernel, &err)) {
+		kt_err_prefix(&err, "kernel '%s'", kernel_ref);
 		goto fatal;
+	}
 	req.cache_dir = cache;
 	req.agent = agent;
 	req.kernel = &kernel;
@@ -213,8 +218,11 @@ usage_err:
 	usage(stderr);
 	return 2;
 fatal:
-	/* The entry could not be attempted: an error of the request or the host. */
+	/* The entry could not be attempted: the request was wrong (error) or
+	 * the host or kernel artifact failed (infra). --json still answers. */
 	fprintf(stderr, "ktstr-run: %s\n", err.msg);
+	if (json)
+		kt_report_json_early(stdout, fatal_status, err.msg);
 	kt_scenario_free(sc);
-	return 2;
+	return kt_status_exit_code(fatal_status);
 }

@@ -27,8 +27,11 @@ struct kt_qemu_cfg {
 };
 
 const char *kt_accel_name(enum kt_accel a);
-/* The kernel command line every guest gets (before cfg->append). */
-#define KT_KERNEL_CMDLINE "console=ttyS0 rdinit=/init panic=-1 mitigations=off"
+/* The kernel command line every guest gets (before cfg->append).
+ * earlyprintk makes the boot stub's own errors (a corrupt image) visible;
+ * panic=-1 with QEMU's -no-reboot turns a panic into a prompt exit. */
+#define KT_KERNEL_CMDLINE \
+	"console=ttyS0 earlyprintk=serial,ttyS0 rdinit=/init panic=-1 mitigations=off"
 
 /* Fill ARGV (initialised by the caller) with the full command line. */
 int kt_qemu_argv(const struct kt_qemu_cfg *cfg, struct kt_strv *argv, struct kt_err *err);

@@ -172,6 +172,28 @@ void kt_report_json(FILE *f, const struct kt_entry_req *req, const struct kt_ent
 	kt_json_end(&j);
 }
 
+void kt_report_json_early(FILE *f, enum kt_status status, const char *message)
+{
+	struct kt_json j;
+
+	kt_json_init(&j, f, false);
+	kt_json_obj_begin(&j);
+	kt_json_key(&j, "status");
+	kt_json_str(&j, kt_status_name(status));
+	kt_json_key(&j, "message");
+	kt_json_str(&j, message);
+	kt_json_key(&j, "cgroups");
+	kt_json_arr_begin(&j);
+	kt_json_arr_end(&j);
+	kt_json_key(&j, "checks");
+	kt_json_arr_begin(&j);
+	kt_json_arr_end(&j);
+	kt_json_key(&j, "console_tail");
+	kt_json_str(&j, "");
+	kt_json_obj_end(&j);
+	kt_json_end(&j);
+}
+
 void kt_report_human(FILE *f, const struct kt_entry_req *req, const struct kt_entry_result *r)
 {
 	char topo[32], wt[32], cpus[2048];

@@ -7,6 +7,8 @@
 
 void kt_report_json(FILE *f, const struct kt_entry_req *req, const struct kt_entry_result *r);
 void kt_report_human(FILE *f, const struct kt_entry_req *req, const struct kt_entry_result *r);
+/* The JSON object of an entry that could not be attempted at all. */
+void kt_report_json_early(FILE *f, enum kt_status status, const char *message);
 /* "cpu_spin" for KTSTR__WORK_TYPE__WORK_CPU_SPIN, into BUF. */
 const char *kt_work_type_name(int type, char *buf, size_t len);
 

@@ -61,6 +61,9 @@ static void tail_append(struct vm *vm, const char *buf, size_t n)
 	t[vm->tail_len] = 0;
 	if (!vm->out->panic && strstr(t, "Kernel panic"))
 		vm->out->panic = true;
+	/* The decompressor's last words; it spins forever after them. */
+	if (!vm->out->halted && strstr(t, "-- System halted"))
+		vm->out->halted = true;
 }
 
 static void on_console(struct vm *vm)
@@ -272,6 +275,8 @@ int kt_vm_run(const struct kt_vm_opts *o, struct kt_vm_outcome *out, struct kt_e
 				kill_guest(&vm);
 			} else if (!out->contact && now >= contact) {
 				out->contact_timeout = true;
+				kill_guest(&vm);
+			} else if (out->halted) {
 				kill_guest(&vm);
 			} else if (out->done) {
 				if (!done_at)

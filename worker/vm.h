@@ -34,6 +34,7 @@ struct kt_vm_outcome {
 	bool watchdog;         /* killed at budget_ms */
 	bool contact_timeout;  /* killed for lack of contact */
 	bool panic;            /* "Kernel panic" seen on the console */
+	bool halted;           /* "System halted": the boot stub gave up (bad image) */
 	int exit_status;       /* QEMU's wait status */
 	uint64_t contact_ms;   /* spawn to Hello */
 	uint64_t total_ms;     /* spawn to QEMU exit */

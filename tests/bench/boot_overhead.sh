@@ -34,7 +34,7 @@ bare() {
 	qemu-system-x86_64 -nodefaults -no-user-config -no-reboot -display none -M pc \
 		-accel "$accel" -cpu "$cpu" -m 256 -smp cpus=2,sockets=1,dies=1,cores=2,threads=1 \
 		-kernel "$kernel" -initrd "$tmp/bare.cpio" \
-		-append "console=ttyS0 rdinit=/init panic=-1 mitigations=off" \
+		-append "console=ttyS0 earlyprintk=serial,ttyS0 rdinit=/init panic=-1 mitigations=off" \
 		-chardev stdio,id=con,signal=off -serial chardev:con -serial null </dev/null >/dev/null
 }
 

@@ -10,9 +10,15 @@ failures=0
 ok() { echo "ok   - $*"; }
 bad() { echo "FAIL - $*"; failures=$((failures + 1)); }
 
-# check DESCRIPTION JQ_EXPR FILE: the jq expression must be true on FILE.
+# check DESCRIPTION JQ_EXPR FILE: FILE must hold exactly one JSON value and
+# the jq expression must be true on it (jq -e alone accepts an empty file).
 check() {
-	if jq -e "$2" "$3" >/dev/null 2>&1; then ok "$1"; else bad "$1 ($2)"; fi
+	if [ "$(jq -s 'length' "$3" 2>/dev/null)" = 1 ] &&
+		[ "$(jq -s ".[0] | ($2) == true" "$3" 2>/dev/null)" = true ]; then
+		ok "$1"
+	else
+		bad "$1 ($2)"
+	fi
 }
 
 # run_json OUT EXPECTED_EXIT ktstr-run args...: runs ktstr-run --json, keeps

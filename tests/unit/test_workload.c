@@ -30,9 +30,8 @@ static Ktstr__WorkSpec work(Ktstr__WorkType type)
 	return w;
 }
 
-/* Run 2 workers of W for RUN_MS; OUT gets their stats (free with
- * free_stats). */
-static void run2(const Ktstr__WorkSpec *w, Ktstr__WorkerStats out[2])
+/* Run 2 workers of W for MS; OUT gets their stats (free with free_stats). */
+static void run2(const Ktstr__WorkSpec *w, unsigned ms, Ktstr__WorkerStats out[2])
 {
 	struct kt_workset *ws;
 	struct kt_err e;
@@ -45,7 +44,7 @@ static void run2(const Ktstr__WorkSpec *w, Ktstr__WorkerStats out[2])
 	assert_int_equal(kt_workset_count(ws), 2);
 	assert_true(kt_workset_pid(ws, 0) > 0 && kt_workset_pid(ws, 1) > 0);
 	kt_workset_start(ws);
-	sleep_ms(RUN_MS);
+	sleep_ms(ms);
 	assert_int_equal(kt_workset_stop(ws, 2000), 0);
 	for (unsigned i = 0; i < 2; i++) {
 		ktstr__worker_stats__init(&out[i]);
@@ -75,7 +74,8 @@ static void check_sane(const Ktstr__WorkerStats *s, Ktstr__WorkType type)
 	assert_int_equal(s->work_type, type);
 	assert_true(s->work_units > 0);
 	assert_true(s->cpu_ns > 0);
-	assert_true(s->wall_ns >= RUN_MS * MS * 9 / 10);
+	/* A worker released late on a busy host runs for less than RUN_MS. */
+	assert_true(s->wall_ns >= RUN_MS * MS / 2);
 	assert_true(s->wall_ns <= RUN_MS * MS + 1000 * MS);
 	assert_true(s->n_cpus_seen > 0);
 	assert_true(s->max_gap_ns <= s->wall_ns);
@@ -88,7 +88,7 @@ static void each_type(Ktstr__WorkType type)
 	Ktstr__WorkSpec w = work(type);
 	Ktstr__WorkerStats s[2];
 
-	run2(&w, s);
+	run2(&w, RUN_MS, s);
 	check_sane(&s[0], type);
 	check_sane(&s[1], type);
 	free_stats(s);
@@ -132,7 +132,7 @@ static void pipe_io(void **state)
 	uint64_t a, b;
 
 	(void)state;
-	run2(&w, s);
+	run2(&w, RUN_MS, s);
 	check_sane(&s[0], KTSTR__WORK_TYPE__WORK_PIPE_IO);
 	check_sane(&s[1], KTSTR__WORK_TYPE__WORK_PIPE_IO);
 	a = s[0].work_units;
@@ -142,8 +142,8 @@ static void pipe_io(void **state)
 	free_stats(s);
 }
 
-/* The bursty sleep is not a gap: with 200 ms sleeps the largest gap stays
- * well below 200 ms. */
+/* The bursty sleep is not a gap: after a 20 ms burst and a 400 ms sleep
+ * the largest gap stays well below 400 ms. */
 static void bursty_gap(void **state)
 {
 	Ktstr__WorkSpec w = work(KTSTR__WORK_TYPE__WORK_BURSTY);
@@ -151,11 +151,12 @@ static void bursty_gap(void **state)
 
 	(void)state;
 	w.burst_ms = 20;
-	w.sleep_ms = 200;
-	run2(&w, s);
+	w.sleep_ms = 400;
+	run2(&w, 700, s);
 	for (int i = 0; i < 2; i++) {
 		assert_true(s[i].work_units > 0);
-		assert_true(s[i].max_gap_ns < 150 * MS);
+		assert_true(s[i].wall_ns >= 420 * MS);
+		assert_true(s[i].max_gap_ns < 300 * MS);
 	}
 	free_stats(s);
 }
