@@ -189,6 +189,15 @@ int kt_frame_dec_next(struct kt_frame_dec *d, unsigned *type, const uint8_t **pa
 	}
 }
 
+int kt_frame_dec_skip(struct kt_frame_dec *d)
+{
+	if (d->len == d->consumed)
+		return 0;
+	d->rejected++;
+	resync(d);
+	return 1;
+}
+
 size_t kt_frame_dec_pending(const struct kt_frame_dec *d)
 {
 	return d->len - d->consumed;

@@ -46,6 +46,11 @@ int kt_frame_dec_feed(struct kt_frame_dec *d, const void *buf, size_t len, struc
  * -1 when a frame was rejected: ERR says why; call again to continue. */
 int kt_frame_dec_next(struct kt_frame_dec *d, unsigned *type, const uint8_t **payload,
 		      size_t *len, struct kt_err *err);
+/* At the end of the stream: give up on the incomplete frame at the front
+ * (say a corrupted length that promised more bytes than ever came), count it
+ * rejected, and resynchronise after its magic so frames behind it can still
+ * be taken. Returns 1 if bytes were pending, else 0. */
+int kt_frame_dec_skip(struct kt_frame_dec *d);
 /* Bytes held that do not form a complete frame yet (for "truncated at EOF"). */
 size_t kt_frame_dec_pending(const struct kt_frame_dec *d);
 /* Number of frames rejected so far. */

@@ -1018,7 +1018,7 @@ static int fill_cgroup(const struct kt_scenario *s, size_t si, const struct cgro
 }
 
 /* Planned hold time of all steps, in ms. */
-static double planned_ms(const struct kt_scenario *s, uint64_t duration_ms)
+double kt_scenario_planned_ms(const struct kt_scenario *s, uint64_t duration_ms)
 {
 	double ms = 0;
 
@@ -1030,7 +1030,7 @@ static double planned_ms(const struct kt_scenario *s, uint64_t duration_ms)
 static int check_run(const struct kt_scenario *s, uint64_t duration_ms, unsigned default_workers,
 		     uint32_t watchdog_ms, struct kt_err *err)
 {
-	double plan = planned_ms(s, duration_ms);
+	double plan = kt_scenario_planned_ms(s, duration_ms);
 
 	if (duration_ms > MAX_DURATION_MS)
 		return kt_errf(err, "scenario '%s': duration %llu ms is out of range (0..%u)", s->name,

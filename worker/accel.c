@@ -127,7 +127,7 @@ int kt_accel_detect(const char *cache_dir, const char *kernel, const char *probe
 	char path[4096], key[4400];
 	struct kt_vm_opts o = {0};
 	struct kt_vm_outcome res;
-	bool have_key;
+	bool have_key, cacheable;
 
 	if (kt_accel_known(cache_dir, out, why, why_len) == 0)
 		return 0;
@@ -141,10 +141,19 @@ int kt_accel_detect(const char *cache_dir, const char *kernel, const char *probe
 	o.on_frame = hello_seen;
 	if (kt_vm_run(&o, &res, err))
 		return kt_err_prefix(err, "KVM probe boot");
+	/* Only a verdict about KVM itself is cached: contact, QEMU refusing
+	 * KVM, or a guest that never reached the kernel (firmware hang, e.g.
+	 * at "Booting from ROM"). A kernel that started and then failed says
+	 * nothing about KVM: TCG for now, and the next run probes again. */
+	cacheable = res.contact || !res.kernel_seen;
 	if (res.contact) {
 		*out = KT_ACCEL_KVM;
 		snprintf(why, why_len, "KVM probe boot reached the guest agent in %llu ms",
 			 (unsigned long long)res.contact_ms);
+	} else if (res.kernel_seen) {
+		*out = KT_ACCEL_TCG;
+		snprintf(why, why_len, "KVM probe boot: the kernel started but the guest agent did "
+			 "not answer; not cached");
 	} else if (res.watchdog || res.contact_timeout) {
 		*out = KT_ACCEL_TCG;
 		snprintf(why, why_len, "KVM probe boot got no guest agent contact within %d ms",
@@ -155,7 +164,7 @@ int kt_accel_detect(const char *cache_dir, const char *kernel, const char *probe
 		snprintf(why, why_len, "KVM probe boot: QEMU exited before guest agent contact: %.160s",
 			 first_complaint(res.qemu_stderr));
 	}
-	if (have_key)
+	if (have_key && cacheable)
 		write_cache(path, key, *out);
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "accel.h"
+#include "cpuset.h"
 #include "entry.h"
 #include "frame.h"
 #include "initramfs.h"
@@ -68,11 +69,37 @@ static int on_frame(void *ctx, unsigned type, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/* The guest's sysfs against the request: totals, and every LLC with its
+ * share of CPUs, and every node with its share of LLCs. */
 static bool topo_matches(const struct kt_topo *t, const Ktstr__GuestTopology *g)
 {
-	return g->cpus == kt_topo_cpus(t) && g->llcs == t->llcs &&
-	       g->cores == t->llcs * t->cores_per_llc && g->threads_per_core == t->threads &&
-	       g->numa_nodes == t->nodes;
+	unsigned per_llc = t->cores_per_llc * t->threads, llcs_per_node = t->llcs / t->nodes;
+	unsigned llc_cpus[KT_TOPO_MAX_CPUS] = {0}, llc_node[KT_TOPO_MAX_CPUS];
+	unsigned node_llcs[KT_TOPO_MAX_CPUS] = {0};
+
+	if (g->cpus != kt_topo_cpus(t) || g->llcs != t->llcs ||
+	    g->cores != t->llcs * t->cores_per_llc || g->threads_per_core != t->threads ||
+	    g->numa_nodes != t->nodes || g->n_cpu != g->cpus)
+		return false;
+	for (size_t i = 0; i < g->n_cpu; i++) {
+		const Ktstr__CpuInfo *c = g->cpu[i];
+
+		if (c->llc >= t->llcs || c->node >= t->nodes)
+			return false;
+		if (llc_cpus[c->llc]++ == 0) {
+			llc_node[c->llc] = c->node;
+			node_llcs[c->node]++;
+		} else if (llc_node[c->llc] != c->node) {
+			return false; /* an LLC split over nodes */
+		}
+	}
+	for (unsigned l = 0; l < t->llcs; l++)
+		if (llc_cpus[l] != per_llc)
+			return false;
+	for (unsigned n = 0; n < t->nodes; n++)
+		if (node_llcs[n] != llcs_per_node)
+			return false;
+	return true;
 }
 
 static void set_status(struct kt_entry_result *r, enum kt_status s, const char *fmt, ...)
@@ -88,6 +115,26 @@ static void set_status(struct kt_entry_result *r, enum kt_status s, const char *
 	va_end(ap);
 }
 
+/* No result: what the console and the launcher saw decides whose fault. */
+static void classify_no_result(struct kt_entry_result *r)
+{
+	const struct kt_vm_outcome *vm = &r->vm;
+
+	/* PID 1 exiting is our agent crashing, not the kernel failing. */
+	if (strstr(vm->console_tail, "Attempted to kill init"))
+		set_status(r, KT_INFRA, "the guest agent (PID 1) died before it reported");
+	else if (vm->panic)
+		set_status(r, KT_FAIL, "kernel panic while the guest agent was running");
+	else if (vm->watchdog)
+		set_status(r, KT_INFRA, "host watchdog killed the guest with no result");
+	else if (vm->frame_error[0])
+		set_status(r, KT_INFRA, "guest ended with no result (last frame error: %s)",
+			   vm->frame_error);
+	else
+		set_status(r, KT_INFRA, "guest ended with no result");
+}
+
+/* Everything but the checks' verdict. */
 static void classify(const struct kt_entry_req *req, struct kt_entry_result *r)
 {
 	const struct kt_vm_outcome *vm = &r->vm;
@@ -121,57 +168,104 @@ static void classify(const struct kt_entry_req *req, struct kt_entry_result *r)
 		}
 	}
 	if (!r->result) {
-		if (vm->panic)
-			set_status(r, KT_FAIL, "kernel panic during the scenario");
-		else if (vm->watchdog)
-			set_status(r, KT_INFRA, "host watchdog killed the guest with no result");
-		else if (vm->frame_error[0])
-			set_status(r, KT_INFRA, "guest ended with no result (last frame error: %s)",
-				   vm->frame_error);
-		else
-			set_status(r, KT_INFRA, "guest ended with no result");
+		classify_no_result(r);
 		return;
 	}
 	if (!r->gtopo) {
 		set_status(r, KT_INFRA, "guest agent reported no topology");
 		return;
 	}
-	if (!r->result->ok) {
-		if (strncmp(r->result->error, "guest watchdog", 14) == 0)
-			set_status(r, KT_FAIL, "%s", r->result->error);
-		else
-			set_status(r, KT_ERROR, "scenario error: %s", r->result->error);
-		return;
-	}
 	r->run_ms = r->result->run_ms;
-	set_status(r, KT_PASS, "scenario completed");
+	switch (r->result->kind) {
+	case KTSTR__SCENARIO_RESULT__KIND__COMPLETED:
+		if (r->result->ok) {
+			set_status(r, KT_PASS, "scenario completed");
+			return;
+		}
+		set_status(r, KT_INFRA, "guest agent: not ok but completed: %s", r->result->error);
+		return;
+	case KTSTR__SCENARIO_RESULT__KIND__SCENARIO_ERROR:
+		set_status(r, KT_ERROR, "scenario error: %s", r->result->error);
+		return;
+	case KTSTR__SCENARIO_RESULT__KIND__GUEST_SETUP:
+		set_status(r, KT_INFRA, "guest set-up failed: %s", r->result->error);
+		return;
+	case KTSTR__SCENARIO_RESULT__KIND__WATCHDOG:
+	case KTSTR__SCENARIO_RESULT__KIND__WORKER_DIED:
+		set_status(r, KT_FAIL, "%s", r->result->error);
+		return;
+	default:
+		set_status(r, KT_INFRA, "guest agent reported unknown result kind %d: %s",
+			   (int)r->result->kind, r->result->error);
+	}
 }
 
-/* Cgroups the spec asks for over all steps: what the result must account for. */
-static size_t expected_cgroups(const uint8_t *spec, size_t len)
+/* The cgroup SPEC_STEP.NAME of the spec, or NULL. */
+static const Ktstr__CgroupSpec *spec_cgroup(const Ktstr__EntrySpec *spec, uint32_t step,
+					    const char *name)
 {
-	Ktstr__EntrySpec *s = ktstr__entry_spec__unpack(NULL, len, spec);
-	size_t n = 0;
+	if (step >= spec->n_steps)
+		return NULL;
+	for (size_t i = 0; i < spec->steps[step]->n_cgroups; i++)
+		if (strcmp(spec->steps[step]->cgroups[i]->name, name) == 0)
+			return spec->steps[step]->cgroups[i];
+	return NULL;
+}
 
-	for (size_t i = 0; s && i < s->n_steps; i++)
-		n += s->steps[i]->n_cgroups;
-	if (s)
-		ktstr__entry_spec__free_unpacked(s, NULL);
-	return n;
+/* The result must account for exactly the spec's cgroups and workers, each
+ * cgroup on the CPUs its cpuset spec resolves to on the guest's topology:
+ * the isolation check then judges against what was asked, not only
+ * against what the guest says it set. */
+static int result_matches_spec(const Ktstr__EntrySpec *spec, const Ktstr__ScenarioResult *res,
+			       const Ktstr__GuestTopology *topo, struct kt_err *err)
+{
+	size_t want = 0;
+	uint32_t cpus[KT_TOPO_MAX_CPUS];
+	size_t n;
+
+	for (size_t i = 0; i < spec->n_steps; i++)
+		want += spec->steps[i]->n_cgroups;
+	if (res->n_cgroups != want)
+		return kt_errf(err, "guest agent reported %zu cgroups, the scenario has %zu",
+			       res->n_cgroups, want);
+	for (size_t i = 0; i < res->n_cgroups; i++) {
+		const Ktstr__CgroupStats *cg = res->cgroups[i];
+		const Ktstr__CgroupSpec *cs = spec_cgroup(spec, cg->step, cg->name);
+
+		if (!cs)
+			return kt_errf(err, "guest agent reported cgroup '%s' in step %u, which the "
+				       "scenario does not have", cg->name, cg->step);
+		if (cg->n_workers != cs->workers)
+			return kt_errf(err, "cgroup '%s': guest agent reported %zu workers of %u",
+				       cg->name, cg->n_workers, cs->workers);
+		if (kt_cpuset_resolve(cs->cpuset, topo, cpus, KT_TOPO_MAX_CPUS, &n, err))
+			return kt_err_prefix(err, "cgroup '%s'", cg->name);
+		if (n != cg->n_cpus || memcmp(cpus, cg->cpus, n * sizeof(cpus[0])) != 0) {
+			char a[1024], b[1024];
+
+			kt_cpulist_format(cpus, n, a, sizeof(a), NULL);
+			kt_cpulist_format(cg->cpus, cg->n_cpus, b, sizeof(b), NULL);
+			return kt_errf(err, "cgroup '%s': its cpuset resolves to %s but the guest ran "
+				       "it on %s", cg->name, a, b);
+		}
+	}
+	return 0;
 }
 
 /* The checks' verdict on a scenario that ran to completion. */
-static void judge(const struct kt_entry_req *req, struct kt_entry_result *r, size_t want)
+static void judge(const struct kt_entry_req *req, struct kt_entry_result *r,
+		  const Ktstr__EntrySpec *spec)
 {
 	struct kt_err e;
 	size_t failed = 0;
 
-	if (r->result->n_cgroups != want) {
-		set_status(r, KT_INFRA, "guest agent reported %zu cgroups, the scenario has %zu",
-			   r->result->n_cgroups, want);
+	if (result_matches_spec(spec, r->result, r->gtopo, &e)) {
+		/* The kernel applied a cpuset other than the one written, or
+		 * the agent misreported: either way not a scheduler verdict. */
+		set_status(r, KT_INFRA, "guest result does not match the scenario: %s", e.msg);
 		return;
 	}
-	if (want == 0) {
+	if (r->result->n_cgroups == 0) {
 		set_status(r, KT_PASS, "zero-length scenario: booted, reported, powered off");
 		return;
 	}
@@ -191,14 +285,26 @@ static void judge(const struct kt_entry_req *req, struct kt_entry_result *r, siz
 	set_status(r, KT_PASS, "all %zu checks passed", r->n_checks);
 }
 
-/* A per-entry initramfs: the cached base plus SPEC as /ktstr/entry.pb. */
+void kt_entry_classify(const struct kt_entry_req *req, const Ktstr__EntrySpec *spec,
+		       struct kt_entry_result *r)
+{
+	classify(req, r);
+	if (r->status == KT_PASS)
+		judge(req, r, spec);
+}
+
+/* A per-entry initramfs: the cached base plus SPEC as /ktstr/entry.pb, in
+ * <cache>/run/ (the kernel cache sweeps <cache>/tmp). */
 static int compose(const char *cache, const char *base, const uint8_t *spec, size_t len,
 		   char *path, size_t path_len, struct kt_err *err)
 {
 	struct kt_initramfs_file f = {"/ktstr/entry.pb", spec, len, 0644};
 	int fd;
 
-	snprintf(path, path_len, "%s/tmp/entry-XXXXXX", cache);
+	snprintf(path, path_len, "%s/run", cache);
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return kt_errf(err, "%s: %s", path, strerror(errno));
+	snprintf(path, path_len, "%s/run/entry-XXXXXX", cache);
 	fd = mkstemp(path);
 	if (fd < 0)
 		return kt_errf(err, "%s: %s", path, strerror(errno));
@@ -225,7 +331,7 @@ static int choose_accel(const struct kt_entry_req *req, const char *base, struct
 	}
 	if (kt_accel_known(req->cache_dir, &r->accel, r->accel_why, sizeof(r->accel_why)) == 0)
 		return 0;
-	probe.version = 1;
+	probe.version = KT_SCENARIO_ENTRY_VERSION;
 	probe.name = "probe";
 	probe.probe = 1;
 	probe.watchdog_ms = KT_ACCEL_PROBE_MS;
@@ -240,31 +346,44 @@ static int choose_accel(const struct kt_entry_req *req, const char *base, struct
 
 int kt_entry_run(const struct kt_entry_req *req, struct kt_entry_result *r, struct kt_err *err)
 {
-	char base[4096], initrd[4096], dir[4096];
+	char base[4096], initrd[4096];
 	struct kt_vm_opts o = {0};
-	uint8_t *spec = NULL;
-	size_t spec_len;
+	Ktstr__EntrySpec *spec = NULL;
+	uint8_t *packed = NULL;
+	size_t packed_len;
 	uint32_t guest_wd;
 	uint64_t contact_ms;
-	int rc = -1;
+	struct kt_err e;
 
 	memset(r, 0, sizeof(*r));
-	snprintf(dir, sizeof(dir), "%s/tmp", req->cache_dir);
-	if (mkdir(dir, 0755) && errno != EEXIST)
-		return kt_errf(err, "%s: %s", dir, strerror(errno));
-	if (kt_initramfs_base(req->cache_dir, req->agent, NULL, base, sizeof(base), err))
-		return kt_err_prefix(err, "base initramfs");
-	if (choose_accel(req, base, r, err))
-		return -1;
-	contact_ms = r->accel == KT_ACCEL_KVM ? KT_CONTACT_KVM_MS : KT_CONTACT_TCG_MS;
-	/* The guest's own watchdog fires first and still reports; the host's
-	 * is the backstop for a guest that cannot report at all. */
-	guest_wd = (uint32_t)(2 * req->duration_ms + 20000);
-	if (kt_scenario_entry_spec(req->scenario, req->duration_ms, req->workers, guest_wd, &spec,
-				   &spec_len, err))
-		return -1;
-	if (compose(req->cache_dir, base, spec, spec_len, initrd, sizeof(initrd), err))
+	if (!req->cache_dir || !req->agent || !req->kernel || !req->scenario)
+		return kt_errf(err, "entry: cache, agent, kernel and scenario are required");
+	/* The scenario's own faults first: nothing boots for a wrong test. */
+	if (kt_scenario_fits(req->scenario, &req->topo, &e)) {
+		set_status(r, KT_ERROR, "%s", e.msg);
+		return 0;
+	}
+	/* The guest's watchdog covers the planned holds with room for set-up;
+	 * the host's adds boot time and is the backstop for a guest that
+	 * cannot report at all. */
+	guest_wd = (uint32_t)(2 * kt_scenario_planned_ms(req->scenario, req->duration_ms) + 20000);
+	if (kt_scenario_entry_spec(req->scenario, req->duration_ms, req->workers, guest_wd, &packed,
+				   &packed_len, &e)) {
+		set_status(r, KT_ERROR, "%s", e.msg);
+		return 0;
+	}
+	spec = ktstr__entry_spec__unpack(NULL, packed_len, packed);
+	if (!spec) {
+		free(packed);
+		return kt_errf(err, "entry: the packed entry spec does not unpack");
+	}
+	if (kt_initramfs_base(req->cache_dir, req->agent, NULL, base, sizeof(base), &e) ||
+	    choose_accel(req, base, r, &e) ||
+	    compose(req->cache_dir, base, packed, packed_len, initrd, sizeof(initrd), &e)) {
+		set_status(r, KT_INFRA, "preparing the guest: %s", e.msg);
 		goto out;
+	}
+	contact_ms = r->accel == KT_ACCEL_KVM ? KT_CONTACT_KVM_MS : KT_CONTACT_TCG_MS;
 	o.qemu.kernel = req->kernel->image;
 	o.qemu.initrd = initrd;
 	o.qemu.topo = req->topo;
@@ -275,24 +394,20 @@ int kt_entry_run(const struct kt_entry_req *req, struct kt_entry_result *r, stru
 	o.console_path = req->console_path;
 	o.on_frame = on_frame;
 	o.ctx = r;
-	rc = kt_vm_run(&o, &r->vm, err);
-	unlink(initrd);
-	if (rc) {
+	if (kt_vm_run(&o, &r->vm, &e)) {
 		/* QEMU could not even be started: that is the host's problem. */
-		set_status(r, KT_INFRA, "%s", err->msg);
-		rc = 0;
-		goto out;
+		set_status(r, KT_INFRA, "%s", e.msg);
+	} else {
+		r->boot_ms = r->vm.contact_ms;
+		r->total_ms = r->vm.total_ms;
+		kt_entry_classify(req, spec, r);
 	}
-	r->boot_ms = r->vm.contact_ms;
-	r->total_ms = r->vm.total_ms;
-	classify(req, r);
-	if (r->status == KT_PASS)
-		judge(req, r, expected_cgroups(spec, spec_len));
+	unlink(initrd);
 out:
-	free(spec);
-	return rc;
+	ktstr__entry_spec__free_unpacked(spec, NULL);
+	free(packed);
+	return 0;
 }
-
 void kt_entry_result_free(struct kt_entry_result *r)
 {
 	if (r->hello)

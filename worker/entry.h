@@ -4,10 +4,12 @@
  *
  *   pass   the scenario ran and every check passed
  *   fail   the kernel/scheduler misbehaved: a check failed, the kernel
- *          panicked during the scenario, the guest watchdog expired
+ *          panicked while the agent ran, the guest watchdog expired, a
+ *          worker died of a signal nobody sent
  *   error  the test itself is wrong (the scenario could not be set up)
- *   infra  no guest agent contact, panic before the scenario, host
- *          watchdog with no result, a guest topology other than requested
+ *   infra  no guest agent contact, panic before the agent started, the
+ *          agent itself died, host watchdog with no result, a guest
+ *          topology or cpuset other than requested, guest set-up failed
  *
  * This is the core that ktstr-run and the farm's worker share. */
 #ifndef KTSTR_ENTRY_H
@@ -65,9 +67,16 @@ struct kt_entry_result {
 	struct kt_vm_outcome vm;
 };
 
-/* Returns -1 only when the entry could not be attempted at all (bad request,
- * no initramfs); everything that happens to the guest is in RES->status. */
+/* Returns -1 only for a malformed request (missing fields); everything else,
+ * from a scenario that does not fit the topology to a guest that never
+ * answered, is in RES->status and RES->message. */
 int kt_entry_run(const struct kt_entry_req *req, struct kt_entry_result *res, struct kt_err *err);
 void kt_entry_result_free(struct kt_entry_result *res);
+
+/* The status of a finished guest run: RES->vm and the frames it collected
+ * (hello, gtopo, result) against the request and the entry's SPEC. Sets
+ * RES->status, message, checks. Exposed for the outcome-table tests. */
+void kt_entry_classify(const struct kt_entry_req *req, const Ktstr__EntrySpec *spec,
+		       struct kt_entry_result *res);
 
 #endif

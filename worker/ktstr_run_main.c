@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,7 @@ static int parse_duration(const char *s, uint64_t *ms, struct kt_err *err)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || v < 0)
+	if (errno || end == s || !isfinite(v) || v < 0)
 		return kt_errf(err, "--duration '%s': expected a number with s, ms or m", s);
 	if (!*end || strcmp(end, "s") == 0)
 		mul = 1000;
@@ -222,7 +223,8 @@ fatal:
 	 * the host or kernel artifact failed (infra). --json still answers. */
 	fprintf(stderr, "ktstr-run: %s\n", err.msg);
 	if (json)
-		kt_report_json_early(stdout, fatal_status, err.msg);
+		kt_report_json_early(stdout, fatal_status, err.msg, kernel_ref, topo_s,
+				     sc ? kt_scenario_name(sc) : scenario_s);
 	kt_scenario_free(sc);
 	return kt_status_exit_code(fatal_status);
 }

@@ -172,7 +172,8 @@ void kt_report_json(FILE *f, const struct kt_entry_req *req, const struct kt_ent
 	kt_json_end(&j);
 }
 
-void kt_report_json_early(FILE *f, enum kt_status status, const char *message)
+void kt_report_json_early(FILE *f, enum kt_status status, const char *message,
+			  const char *kernel_ref, const char *topology, const char *scenario)
 {
 	struct kt_json j;
 
@@ -182,6 +183,27 @@ void kt_report_json_early(FILE *f, enum kt_status status, const char *message)
 	kt_json_str(&j, kt_status_name(status));
 	kt_json_key(&j, "message");
 	kt_json_str(&j, message);
+	kt_json_key(&j, "scenario");
+	kt_json_str(&j, scenario);
+	kt_json_key(&j, "kernel");
+	kt_json_obj_begin(&j);
+	kt_json_key(&j, "ref");
+	kt_json_str(&j, kernel_ref);
+	kt_json_key(&j, "version");
+	kt_json_null(&j);
+	kt_json_key(&j, "sha256");
+	kt_json_null(&j);
+	kt_json_obj_end(&j);
+	kt_json_key(&j, "topology");
+	kt_json_str(&j, topology);
+	kt_json_key(&j, "guest_topology");
+	kt_json_null(&j);
+	kt_json_key(&j, "accel");
+	kt_json_null(&j);
+	kt_json_key(&j, "boot_ms");
+	kt_json_u64(&j, 0);
+	kt_json_key(&j, "run_ms");
+	kt_json_u64(&j, 0);
 	kt_json_key(&j, "cgroups");
 	kt_json_arr_begin(&j);
 	kt_json_arr_end(&j);

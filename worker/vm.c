@@ -59,6 +59,8 @@ static void tail_append(struct vm *vm, const char *buf, size_t n)
 		t[vm->tail_len + i] = buf[i] ? buf[i] : '.';
 	vm->tail_len += n;
 	t[vm->tail_len] = 0;
+	if (!vm->out->kernel_seen && strstr(t, "Linux version "))
+		vm->out->kernel_seen = true;
 	if (!vm->out->panic && strstr(t, "Kernel panic"))
 		vm->out->panic = true;
 	/* The decompressor's last words; it spins forever after them. */
@@ -103,15 +105,35 @@ static void on_stderr(struct vm *vm)
 	vm->out->qemu_stderr[vm->err_len] = 0;
 }
 
+/* Hand every complete frame to the caller; note every rejected one. */
+static void take_frames(struct vm *vm)
+{
+	const uint8_t *payload;
+	struct kt_err e;
+	unsigned type;
+	size_t len;
+	int r;
+
+	while ((r = kt_frame_dec_next(vm->dec, &type, &payload, &len, &e)) != 0) {
+		if (r < 0) {
+			snprintf(vm->out->frame_error, sizeof(vm->out->frame_error), "%s", e.msg);
+			vm->out->frames_rejected++;
+			continue;
+		}
+		if (type == KT_FRAME_HELLO && !vm->out->contact) {
+			vm->out->contact = true;
+			vm->out->contact_ms = kt_now_ms() - vm->t0;
+		}
+		if (vm->o->on_frame && vm->o->on_frame(vm->o->ctx, type, payload, len))
+			vm->out->done = true;
+	}
+}
+
 static void on_ctl(struct vm *vm)
 {
 	uint8_t buf[65536];
 	ssize_t n = read(vm->ctl, buf, sizeof(buf));
 	struct kt_err e;
-	const uint8_t *payload;
-	unsigned type;
-	size_t len;
-	int r;
 
 	if (n <= 0) {
 		if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
@@ -128,34 +150,42 @@ static void on_ctl(struct vm *vm)
 		vm->out->frames_rejected++;
 		return;
 	}
-	while ((r = kt_frame_dec_next(vm->dec, &type, &payload, &len, &e)) != 0) {
-		if (r < 0) {
-			snprintf(vm->out->frame_error, sizeof(vm->out->frame_error), "%s", e.msg);
-			vm->out->frames_rejected++;
-			continue;
-		}
-		if (type == KT_FRAME_HELLO && !vm->out->contact) {
-			vm->out->contact = true;
-			vm->out->contact_ms = kt_now_ms() - vm->t0;
-		}
-		if (vm->o->on_frame && vm->o->on_frame(vm->o->ctx, type, payload, len))
-			vm->out->done = true;
-	}
+	take_frames(vm);
+}
+
+static void close_pair(int p[2])
+{
+	close(p[0]);
+	close(p[1]);
 }
 
 static int spawn(struct vm *vm, char **argv, struct kt_err *err)
 {
 	int outp[2], errp[2], devnull;
+	pid_t parent = getpid();
 
-	if (pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC))
+	if (pipe2(outp, O_CLOEXEC))
 		return kt_errf(err, "qemu: pipe: %s", strerror(errno));
+	if (pipe2(errp, O_CLOEXEC)) {
+		close_pair(outp);
+		return kt_errf(err, "qemu: pipe: %s", strerror(errno));
+	}
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	vm->pid = fork();
-	if (vm->pid < 0)
-		return kt_errf(err, "qemu: fork: %s", strerror(errno));
+	vm->pid = devnull < 0 ? -1 : fork();
+	if (vm->pid < 0) {
+		kt_errf(err, "qemu: %s: %s", devnull < 0 ? "/dev/null" : "fork", strerror(errno));
+		close_pair(outp);
+		close_pair(errp);
+		if (devnull >= 0)
+			close(devnull);
+		return -1;
+	}
 	if (vm->pid == 0) {
-		/* QEMU must not outlive us, whatever kills us. */
+		/* QEMU must not outlive us, whatever kills us; if we are
+		 * already gone, the death signal was missed: leave now. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
 		dup2(devnull, 0);
 		dup2(outp[1], 1);
 		dup2(errp[1], 2);
@@ -299,11 +329,12 @@ int kt_vm_run(const struct kt_vm_opts *o, struct kt_vm_outcome *out, struct kt_e
 	}
 	if (!vm.exited)
 		kill_guest(&vm);
-	if (kt_frame_dec_pending(vm.dec) > 0 && !out->done) {
+	/* The stream ended inside a frame: skip it and salvage what follows. */
+	while (!out->done && kt_frame_dec_skip(vm.dec)) {
 		snprintf(out->frame_error, sizeof(out->frame_error),
-			 "control channel ended inside a frame (%zu bytes pending)",
-			 kt_frame_dec_pending(vm.dec));
+			 "control channel ended inside a frame");
 		out->frames_rejected++;
+		take_frames(&vm);
 	}
 	rc = 0;
 out_close:

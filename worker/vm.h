@@ -35,6 +35,7 @@ struct kt_vm_outcome {
 	bool contact_timeout;  /* killed for lack of contact */
 	bool panic;            /* "Kernel panic" seen on the console */
 	bool halted;           /* "System halted": the boot stub gave up (bad image) */
+	bool kernel_seen;      /* the kernel's "Linux version" banner was printed */
 	int exit_status;       /* QEMU's wait status */
 	uint64_t contact_ms;   /* spawn to Hello */
 	uint64_t total_ms;     /* spawn to QEMU exit */

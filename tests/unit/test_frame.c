@@ -148,6 +148,32 @@ static void truncated(void **state)
 	kt_frame_dec_free(d);
 }
 
+/* A corrupted length that promises more than ever comes stalls the stream;
+ * at its end the decoder skips it and finds the frame behind it. */
+static void stalled_then_skipped(void **state)
+{
+	struct kt_frame_dec *d = kt_frame_dec_new();
+	size_t len, plen;
+	uint8_t *f = hello_frame(&len), bad[KT_FRAME_HDR];
+	const uint8_t *p;
+	unsigned type;
+	struct kt_err e;
+
+	(void)state;
+	memcpy(bad, f, KT_FRAME_HDR);
+	bad[10] = 0x20; /* length now ~2 MiB */
+	assert_int_equal(kt_frame_dec_feed(d, bad, sizeof(bad), &e), 0);
+	assert_int_equal(kt_frame_dec_feed(d, f, len, &e), 0);
+	assert_int_equal(kt_frame_dec_next(d, &type, &p, &plen, &e), 0);
+	assert_int_equal(kt_frame_dec_skip(d), 1);
+	assert_int_equal(kt_frame_dec_next(d, &type, &p, &plen, &e), 1);
+	assert_int_equal(type, KT_FRAME_HELLO);
+	assert_int_equal(kt_frame_dec_skip(d), 0);
+	assert_int_equal(kt_frame_dec_rejected(d), 1);
+	free(f);
+	kt_frame_dec_free(d);
+}
+
 static void encode_rejects(void **state)
 {
 	uint8_t *f;
@@ -200,6 +226,7 @@ int main(void)
 		cmocka_unit_test(oversized),
 		cmocka_unit_test(unknown_type_and_version),
 		cmocka_unit_test(truncated),
+		cmocka_unit_test(stalled_then_skipped),
 		cmocka_unit_test(encode_rejects),
 		cmocka_unit_test(random_garbage),
 	};
