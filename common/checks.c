@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "checks.h"
+#include "cpuset.h"
+#include "util.h"
 
 /* A message being built: appends past the end are cut and marked "...". */
 struct msg {
@@ -48,17 +50,12 @@ static const char *cg_name(const Ktstr__CgroupStats *cg)
 /* "0-3,6" for sorted unique CPUS. */
 static void add_cpus(struct msg *m, const uint32_t *cpus, size_t n)
 {
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
+	size_t len = n * 24 + 1; /* "4294967295-4294967295," per run at most */
+	char *text = kt_xcalloc(len, 1);
 
-		while (j + 1 < n && cpus[j + 1] == cpus[j] + 1)
-			j++;
-		if (j > i)
-			msg_add(m, "%s%u-%u", i ? "," : "", cpus[i], cpus[j]);
-		else
-			msg_add(m, "%s%u", i ? "," : "", cpus[i]);
-		i = j + 1;
-	}
+	kt_cpulist_format(cpus, n, text, len, NULL);
+	msg_add(m, "%s", text);
+	free(text);
 }
 
 static void set(struct kt_check *c, const char *name, double value, double threshold)
@@ -284,28 +281,15 @@ static void check_gap(const struct kt_checks_cfg *cfg, const Ktstr__ScenarioResu
 
 /* ---- isolation ---- */
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* Sorted unique copy of CG's cpus into *OUT (malloc'd); returns the count. */
 static size_t sorted_cpus(const Ktstr__CgroupStats *cg, uint32_t **out)
 {
-	size_t n = 0;
-	uint32_t *v = malloc(cg->n_cpus * sizeof(*v));
+	uint32_t *v = kt_xcalloc(cg->n_cpus, sizeof(*v));
 
-	if (!v)
-		abort();
-	memcpy(v, cg->cpus, cg->n_cpus * sizeof(*v));
-	qsort(v, cg->n_cpus, sizeof(*v), cmp_u32);
-	for (size_t i = 0; i < cg->n_cpus; i++)
-		if (!n || v[n - 1] != v[i])
-			v[n++] = v[i];
+	if (cg->n_cpus)
+		memcpy(v, cg->cpus, cg->n_cpus * sizeof(*v));
 	*out = v;
-	return n;
+	return kt_sort_uniq_u32(v, cg->n_cpus);
 }
 
 /* W's CPUs outside ALLOWED, as a list into BUF; returns their count. */
@@ -317,7 +301,7 @@ static size_t outside_cpus(const Ktstr__WorkerStats *w, const uint32_t *allowed,
 
 	msg_init(&m, buf, cap);
 	for (size_t i = 0; i < w->n_cpus_seen; i++) {
-		if (bsearch(&w->cpus_seen[i], allowed, n, sizeof(*allowed), cmp_u32))
+		if (bsearch(&w->cpus_seen[i], allowed, n, sizeof(*allowed), kt_cmp_u32))
 			continue;
 		msg_add(&m, "%s%u", bad++ ? "," : "", w->cpus_seen[i]);
 	}

@@ -4,32 +4,30 @@
 #include "entry_spec.h"
 #include "util.h"
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
 
 /* "cgroup" and the cgroup v2 controllers (irq: irq.pressure). */
 static const char *const control_prefixes[] = {
 	"cgroup", "cpu", "cpuset", "io", "memory", "pids", "rdma", "hugetlb", "misc", "irq",
 };
+#define N_PREFIXES (sizeof(control_prefixes) / sizeof(control_prefixes[0]))
 
-bool kt_spec_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n && n <= KT_SPEC_NAME_MAX && strspn(s, NAME_CHARS) == n && strcmp(s, ".") &&
-	       strcmp(s, "..");
-}
-
-bool kt_spec_cgroup_name_ok(const char *s)
+const char *kt_spec_name_problem(const char *s, bool cgroup)
 {
 	const char *dot = strchr(s, '.');
+	size_t n = strlen(s);
 
-	if (!kt_spec_name_ok(s))
-		return false;
-	for (size_t i = 0; dot && i < sizeof(control_prefixes) / sizeof(*control_prefixes); i++)
+	if (!n || n > KT_SPEC_NAME_MAX || strspn(s, NAME_CHARS) != n)
+		return "1 to " STR(KT_SPEC_NAME_MAX) " of A-Z a-z 0-9 _ . -";
+	if (!strcmp(s, ".") || !strcmp(s, ".."))
+		return ". and .. are directory entries";
+	for (size_t i = 0; cgroup && dot && i < N_PREFIXES; i++)
 		if (strlen(control_prefixes[i]) == (size_t)(dot - s) &&
 		    !strncmp(s, control_prefixes[i], (size_t)(dot - s)))
-			return false;
-	return true;
+			return "cgroup.*, cpu.*, memory.* and the like are cgroupfs interface files";
+	return NULL;
 }
 
 int kt_spec_work_check(const Ktstr__WorkSpec *work, unsigned n, struct kt_err *err)
@@ -92,14 +90,14 @@ static int check_hold(const Ktstr__EntrySpec *spec, const Ktstr__StepSpec *st, s
 static int check_cgroup(const Ktstr__CgroupSpec *cg, size_t si, size_t ci, struct kt_err *err)
 {
 	const Ktstr__CpusetSpec *cs = cg->cpuset;
+	const char *why = kt_spec_name_problem(cg->name, true);
 
-	if (!kt_spec_cgroup_name_ok(cg->name)) {
+	if (why) {
 		char name[KT_SPEC_NAME_MAX + 5];
 
 		kt_printable_copy(cg->name, strlen(cg->name), name, sizeof(name));
-		return kt_errf(err, "step %zu cgroup %zu: name '%s' is not 1..%d of [A-Za-z0-9_.-], "
-			       "not . or .., not a cgroupfs file name (cgroup.*, cpu.*, ...)", si, ci,
-			       name, KT_SPEC_NAME_MAX);
+		return kt_errf(err, "step %zu cgroup %zu: name '%s' is not valid (%s)", si, ci, name,
+			       why);
 	}
 	if (cg->workers > KT_SPEC_MAX_WORKERS)
 		return kt_errf(err, "step %zu cgroup '%s': %u workers exceed %d", si, cg->name,

@@ -23,14 +23,13 @@
 #define KT_SPEC_MAX_HOLD_MS 3600000u    /* one step's hold, fixed or frac */
 #define KT_SPEC_MAX_BURST_MS 60000u     /* bursty burst_ms and sleep_ms */
 
-/* A name: 1..KT_SPEC_NAME_MAX of [A-Za-z0-9_.-], not "." or "..". */
-bool kt_spec_name_ok(const char *s);
-
-/* A cgroup name: kt_spec_name_ok, and not "PREFIX.anything" for PREFIX
- * "cgroup" or a cgroup v2 controller (cpu, cpuset, io, memory, pids, ...):
- * those are cgroupfs interface files (cgroup.procs, cpu.max,
- * memory.pressure), so mkdir would clash with one. */
-bool kt_spec_cgroup_name_ok(const char *s);
+/* Why S is not a valid name, or NULL when it is. A name is
+ * 1..KT_SPEC_NAME_MAX of [A-Za-z0-9_.-], not "." or "..". A cgroup name
+ * (CGROUP) also is not "PREFIX.anything" for PREFIX "cgroup" or a cgroup v2
+ * controller (cpu, cpuset, io, memory, pids, ...): those are cgroupfs
+ * interface files (cgroup.procs, cpu.max, memory.pressure), and mkdir would
+ * clash with one. The reason is a short phrase for a message. */
+const char *kt_spec_name_problem(const char *s, bool cgroup);
 
 /* Whether N workers of WORK (NULL = cpu_spin) can run: a known type, an
  * even count for pipe_io, bursty burst_ms 1..KT_SPEC_MAX_BURST_MS and

@@ -6,19 +6,18 @@
 #include <string.h>
 #include <yaml.h>
 #include "catalog.h"
+#include "cpuset.h"
 #include "ktstr.pb-c.h"
 #include "scenario.h"
+#include "util.h"
 
 #define PATH_MAX_LEN 160
 #define DESC_MAX 256
 #define MAX_FIELDS 8
-#define MAX_DURATION_MS 86400000u /* one day */
-#define MAX_FIXED_MS 3600000u     /* one hour */
 #define MAX_GAP_MS 3600000.0
-#define MAX_BURST_MS 60000u
 
 struct cgroup {
-	char name[KT_SCENARIO_NAME_MAX + 1];
+	char name[KT_SPEC_NAME_MAX + 1];
 	Ktstr__CpusetKind cpuset;
 	uint32_t *cpus; /* CPUSET_EXACT: sorted, unique */
 	size_t n_cpus;
@@ -37,7 +36,7 @@ struct step {
 };
 
 struct kt_scenario {
-	char name[KT_SCENARIO_NAME_MAX + 1];
+	char name[KT_SPEC_NAME_MAX + 1];
 	char description[DESC_MAX + 1];
 	struct kt_checks_cfg checks;
 	struct step *steps;
@@ -66,15 +65,6 @@ void kt_checks_cfg_default(struct kt_checks_cfg *c)
 	c->isolation = false;
 }
 
-static void *xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-
-	if (!p)
-		abort();
-	return p;
-}
-
 /* ---- parse context and error helpers ---- */
 
 struct pctx {
@@ -99,20 +89,6 @@ perr(struct pctx *c, const yaml_node_t *n, const char *path, const char *fmt, ..
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	return kt_errf(c->err, "%s:%lu: %s%s%s", c->file, line_of(n), path, *path ? ": " : "", msg);
-}
-
-/* A short printable copy of user text for messages. */
-static void printable(const char *s, size_t n, char *buf, size_t len)
-{
-	size_t i, o = 0, max = len > 4 ? len - 4 : 0;
-
-	for (i = 0; i < n && o < max; i++)
-		buf[o++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	if (i < n && len >= 4) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = 0;
 }
 
 static const char *sval(const yaml_node_t *n)
@@ -147,7 +123,7 @@ static const char *describe(const yaml_node_t *n, char *buf, size_t len)
 		return "a list";
 	if (is_null(n))
 		return "nothing (null)";
-	printable(sval(n), n->data.scalar.length, v, sizeof(v));
+	kt_printable_copy(sval(n), n->data.scalar.length, v, sizeof(v));
 	snprintf(buf, len, is_plain(n) ? "'%s'" : "the quoted string '%s'", v);
 	return buf;
 }
@@ -208,7 +184,7 @@ static int fields(struct pctx *c, const yaml_node_t *n, const char *path, const 
 		for (i = 0; i < nkeys; i++)
 			if (!strcmp(sval(key), keys[i]) && strlen(keys[i]) == key->data.scalar.length)
 				break;
-		printable(sval(key), key->data.scalar.length, k, sizeof(k));
+		kt_printable_copy(sval(key), key->data.scalar.length, k, sizeof(k));
 		join(p, path, k);
 		if (i == nkeys) {
 			if (!nkeys)
@@ -330,23 +306,20 @@ static int get_bool(struct pctx *c, const yaml_node_t *n, const char *path, bool
 	return expected(c, n, path, "true or false");
 }
 
-static bool name_ok(const char *s, size_t n)
+/* A scenario name, or with CGROUP a cgroup name (kt_spec_name_problem). */
+static int get_name(struct pctx *c, const yaml_node_t *n, const char *path, bool cgroup,
+		    char *out)
 {
-	if (!n || n > KT_SCENARIO_NAME_MAX || strlen(s) != n)
-		return false;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
-}
+	const char *why;
+	char d[64];
 
-static int get_name(struct pctx *c, const yaml_node_t *n, const char *path, char *out)
-{
 	if (n->type != YAML_SCALAR_NODE || is_null(n))
 		return expected(c, n, path, "a name");
-	if (!name_ok(sval(n), n->data.scalar.length)) {
-		char d[64];
-
-		return perr(c, n, path, "%s is not a valid name (1 to %d of A-Z a-z 0-9 _ . -)",
-			    describe(n, d, sizeof(d)), KT_SCENARIO_NAME_MAX);
-	}
+	why = strlen(sval(n)) != n->data.scalar.length ? "it holds a NUL byte" :
+	      kt_spec_name_problem(sval(n), cgroup);
+	if (why)
+		return perr(c, n, path, "%s is not a valid name (%s)", describe(n, d, sizeof(d)),
+			    why);
 	memcpy(out, sval(n), n->data.scalar.length + 1);
 	return 0;
 }
@@ -371,99 +344,67 @@ static int get_line(struct pctx *c, const yaml_node_t *n, const char *path, char
 
 /* ---- cpusets ---- */
 
-#define CPU_WORDS (KT_TOPO_MAX_CPUS / 64)
-
-struct cpumask {
-	uint64_t w[CPU_WORDS];
-};
-
-static int mask_add(struct pctx *c, const yaml_node_t *n, const char *path, struct cpumask *m,
-		    unsigned long cpu)
+/* The list form [0, 2]: CPU numbers, each once. More than KT_TOPO_MAX_CPUS
+ * items cannot all be distinct and in range. */
+static int cpu_items(struct pctx *c, const yaml_node_t *n, const char *path, struct cgroup *cg)
 {
-	if (m->w[cpu / 64] & (1ull << (cpu % 64)))
-		return perr(c, n, path, "cpu %lu is listed twice", cpu);
-	m->w[cpu / 64] |= 1ull << (cpu % 64);
+	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	char p[PATH_MAX_LEN];
+
+	if (cnt > KT_TOPO_MAX_CPUS)
+		return perr(c, n, path, "%zu CPUs listed, more than there can be (%d)", cnt,
+			    KT_TOPO_MAX_CPUS);
+	cg->cpus = kt_xcalloc(cnt, sizeof(*cg->cpus));
+	for (size_t i = 0; i < cnt; i++) {
+		const yaml_node_t *item = node(c, n->data.sequence.items.start[i]);
+		unsigned long cpu;
+
+		join_index(p, path, i);
+		if (get_uint(c, item, p, 0, KT_TOPO_MAX_CPUS - 1, &cpu))
+			return -1;
+		for (size_t k = 0; k < cg->n_cpus; k++)
+			if (cg->cpus[k] == cpu)
+				return perr(c, item, p, "cpu %lu is listed twice", cpu);
+		cg->cpus[cg->n_cpus++] = (uint32_t)cpu;
+	}
+	cg->n_cpus = kt_sort_uniq_u32(cg->cpus, cg->n_cpus);
 	return 0;
 }
 
-static unsigned long cpu_num(const char **p)
+/* The kernel's text form "0-1,3" (kt_cpulist_parse). */
+static int cpu_text(struct pctx *c, const yaml_node_t *n, const char *path, struct cgroup *cg)
 {
-	unsigned long v = 0;
-
-	while (**p >= '0' && **p <= '9' && v < KT_TOPO_MAX_CPUS)
-		v = v * 10 + (unsigned long)(*(*p)++ - '0');
-	return v;
-}
-
-/* "0-1,3" */
-static int cpulist_str(struct pctx *c, const yaml_node_t *n, const char *path, struct cpumask *m)
-{
-	const char *p;
+	uint32_t *ids;
+	struct kt_err e;
+	size_t cnt = 0;
 	char d[64];
+	int rc = 0;
 
 	if (n->type != YAML_SCALAR_NODE || is_null(n))
 		return expected(c, n, path, "a CPU list (e.g. [0, 2] or \"0-1,3\")");
-	p = sval(n);
-	for (;;) {
-		unsigned long a, b;
-		const char *start = p;
-
-		a = cpu_num(&p);
-		if (p == start)
-			return perr(c, n, path, "%s: expected a CPU number at '%.8s'",
-				    describe(n, d, sizeof(d)), p);
-		b = a;
-		if (*p == '-') {
-			start = ++p;
-			b = cpu_num(&p);
-			if (p == start)
-				return perr(c, n, path, "%s: expected a CPU number after '-'",
-					    describe(n, d, sizeof(d)));
-		}
-		if (a >= KT_TOPO_MAX_CPUS || b >= KT_TOPO_MAX_CPUS)
-			return perr(c, n, path, "%s: CPU numbers must be below %d",
-				    describe(n, d, sizeof(d)), KT_TOPO_MAX_CPUS);
-		if (a > b)
-			return perr(c, n, path, "%s: range %lu-%lu is backwards",
-				    describe(n, d, sizeof(d)), a, b);
-		for (unsigned long cpu = a; cpu <= b; cpu++)
-			if (mask_add(c, n, path, m, cpu))
-				return -1;
-		if (!*p)
-			return 0;
-		if (*p++ != ',')
-			return perr(c, n, path, "%s: expected ',' or '-' at '%.8s'",
-				    describe(n, d, sizeof(d)), p - 1);
+	if (strlen(sval(n)) != n->data.scalar.length)
+		return perr(c, n, path, "%s: holds a NUL byte", describe(n, d, sizeof(d)));
+	ids = kt_xcalloc(KT_CPU_ID_MAX, sizeof(*ids));
+	if (kt_cpulist_parse(sval(n), ids, KT_CPU_ID_MAX, &cnt, &e))
+		rc = perr(c, n, path, "%s", e.msg);
+	else if (cnt && ids[cnt - 1] >= KT_TOPO_MAX_CPUS)
+		rc = perr(c, n, path, "%s: CPU numbers must be below %d", describe(n, d, sizeof(d)),
+			  KT_TOPO_MAX_CPUS);
+	if (!rc) {
+		cg->cpus = kt_xcalloc(cnt, sizeof(*cg->cpus));
+		memcpy(cg->cpus, ids, cnt * sizeof(*ids));
+		cg->n_cpus = cnt;
 	}
+	free(ids);
+	return rc;
 }
 
 static int cpulist(struct pctx *c, const yaml_node_t *n, const char *path, struct cgroup *cg)
 {
-	struct cpumask m = { 0 };
-	char p[PATH_MAX_LEN];
-	size_t i = 0, cnt = 0;
-
-	if (n->type == YAML_SEQUENCE_NODE) {
-		for (yaml_node_item_t *it = n->data.sequence.items.start;
-		     it < n->data.sequence.items.top; it++, i++) {
-			unsigned long cpu;
-
-			join_index(p, path, i);
-			if (get_uint(c, node(c, *it), p, 0, KT_TOPO_MAX_CPUS - 1, &cpu) ||
-			    mask_add(c, node(c, *it), p, &m, cpu))
-				return -1;
-		}
-	} else if (cpulist_str(c, n, path, &m)) {
+	if (n->type == YAML_SEQUENCE_NODE ? cpu_items(c, n, path, cg) : cpu_text(c, n, path, cg))
 		return -1;
-	}
-	for (i = 0; i < CPU_WORDS; i++)
-		cnt += (size_t)__builtin_popcountll(m.w[i]);
-	if (!cnt)
+	if (!cg->n_cpus)
 		return perr(c, n, path, "the CPU list is empty");
-	cg->cpus = xcalloc(cnt, sizeof(*cg->cpus));
-	for (i = 0; i < KT_TOPO_MAX_CPUS; i++)
-		if (m.w[i / 64] & (1ull << (i % 64)))
-			cg->cpus[cg->n_cpus++] = (uint32_t)i;
 	return 0;
 }
 
@@ -542,10 +483,10 @@ static int work(struct pctx *c, const yaml_node_t *n, const char *path, struct c
 	if (fields(c, params, p, bkeys, 2, v))
 		return -1;
 	join(pp, p, "burst_ms");
-	if (v[0] && get_u32(c, v[0], pp, 1, MAX_BURST_MS, &cg->burst_ms))
+	if (v[0] && get_u32(c, v[0], pp, 1, KT_SPEC_MAX_BURST_MS, &cg->burst_ms))
 		return -1;
 	join(pp, p, "sleep_ms");
-	return v[1] ? get_u32(c, v[1], pp, 0, MAX_BURST_MS, &cg->sleep_ms) : 0;
+	return v[1] ? get_u32(c, v[1], pp, 0, KT_SPEC_MAX_BURST_MS, &cg->sleep_ms) : 0;
 }
 
 /* *NAME_NODE: where the name is, for "name used twice" errors. */
@@ -563,7 +504,7 @@ static int cgroup(struct pctx *c, const yaml_node_t *n, const char *path, struct
 		return missing(c, n, path, "name");
 	*name_node = v[0];
 	join(p, path, "name");
-	if (get_name(c, v[0], p, cg->name))
+	if (get_name(c, v[0], p, true, cg->name))
 		return -1;
 	cg->cpuset = KTSTR__CPUSET_KIND__CPUSET_NONE;
 	join(p, path, "cpuset");
@@ -576,7 +517,7 @@ static int cgroup(struct pctx *c, const yaml_node_t *n, const char *path, struct
 	if (v[3] && work(c, v[3], p, cg))
 		return -1;
 	join(p, path, "workers");
-	if (v[2] && get_uint(c, v[2], p, 0, KT_SCENARIO_MAX_WORKERS, &w))
+	if (v[2] && get_uint(c, v[2], p, 0, KT_SPEC_MAX_WORKERS, &w))
 		return -1;
 	cg->workers = (unsigned)w;
 	if (cg->work == KTSTR__WORK_TYPE__WORK_PIPE_IO && w % 2)
@@ -596,7 +537,7 @@ static int hold(struct pctx *c, const yaml_node_t *n, const char *path, struct s
 	join(p, path, keys[which]);
 	st->fixed = which == 1;
 	if (st->fixed)
-		return get_u32(c, v[1], p, 1, MAX_FIXED_MS, &st->ms);
+		return get_u32(c, v[1], p, 1, KT_SPEC_MAX_HOLD_MS, &st->ms);
 	return get_double(c, v[0], p, 0, true, 1, &st->frac);
 }
 
@@ -616,9 +557,9 @@ static int step(struct pctx *c, const yaml_node_t *n, const char *path, struct s
 	if (cgs->type != YAML_SEQUENCE_NODE)
 		return expected(c, cgs, p, "a list of cgroups");
 	cnt = (size_t)(cgs->data.sequence.items.top - cgs->data.sequence.items.start);
-	if (!cnt || cnt > KT_SCENARIO_MAX_CGROUPS)
-		return perr(c, cgs, p, "expected 1 to %d cgroups, got %zu", KT_SCENARIO_MAX_CGROUPS, cnt);
-	st->cgroups = xcalloc(cnt, sizeof(*st->cgroups));
+	if (!cnt || cnt > KT_SPEC_MAX_CGROUPS)
+		return perr(c, cgs, p, "expected 1 to %d cgroups, got %zu", KT_SPEC_MAX_CGROUPS, cnt);
+	st->cgroups = kt_xcalloc(cnt, sizeof(*st->cgroups));
 	for (size_t i = 0; i < cnt; i++) {
 		const yaml_node_t *name = NULL;
 
@@ -650,9 +591,9 @@ static int steps(struct pctx *c, const yaml_node_t *n, struct kt_scenario *s)
 		return expected(c, n, "steps", "a list of steps");
 	cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 	/* No steps is a zero-length scenario: boot, report, power off. */
-	if (cnt > KT_SCENARIO_MAX_STEPS)
-		return perr(c, n, "steps", "expected at most %d steps, got %zu", KT_SCENARIO_MAX_STEPS, cnt);
-	s->steps = xcalloc(cnt, sizeof(*s->steps));
+	if (cnt > KT_SPEC_MAX_STEPS)
+		return perr(c, n, "steps", "expected at most %d steps, got %zu", KT_SPEC_MAX_STEPS, cnt);
+	s->steps = kt_xcalloc(cnt, sizeof(*s->steps));
 	for (size_t i = 0; i < cnt; i++) {
 		const yaml_node_t *sn = node(c, n->data.sequence.items.start[i]);
 		struct step *st = &s->steps[i];
@@ -718,7 +659,7 @@ static int root(struct pctx *c, const yaml_node_t *n, struct kt_scenario *s)
 		return missing(c, n, "", "name");
 	if (!v[3])
 		return missing(c, n, "", "steps");
-	if (get_name(c, v[0], "name", s->name) ||
+	if (get_name(c, v[0], "name", false, s->name) ||
 	    (v[1] && get_line(c, v[1], "description", s->description, DESC_MAX)) ||
 	    steps(c, v[3], s))
 		return -1;
@@ -878,7 +819,7 @@ int kt_scenario_parse(const char *text, size_t len, const char *filename,
 			       KT_SCENARIO_MAX_BYTES);
 	if (load(text, len, c.file, &doc, err))
 		return -1;
-	s = xcalloc(1, sizeof(*s));
+	s = kt_xcalloc(1, sizeof(*s));
 	if (root(&c, yaml_document_get_root_node(&doc), s)) {
 		kt_scenario_free(s);
 		s = NULL;
@@ -899,7 +840,7 @@ static bool is_file(const char *s)
 static int load_catalog(const char *name, struct kt_scenario **out, struct kt_err *err)
 {
 	const struct kt_catalog_entry *e = kt_catalog_find(name);
-	char label[KT_SCENARIO_NAME_MAX + 16], known[256] = "";
+	char label[KT_SPEC_NAME_MAX + 16], known[256] = "";
 
 	if (!e) {
 		for (size_t i = 0; i < kt_catalog_len; i++)
@@ -925,7 +866,7 @@ int kt_scenario_load(const char *name_or_path, struct kt_scenario **out, struct 
 	f = fopen(path, "rb");
 	if (!f)
 		return kt_errf(err, "scenario file '%s': %s", path, strerror(errno));
-	buf = xcalloc(KT_SCENARIO_MAX_BYTES + 1, 1);
+	buf = kt_xcalloc(KT_SCENARIO_MAX_BYTES + 1, 1);
 	len = fread(buf, 1, KT_SCENARIO_MAX_BYTES + 1, f);
 	if (ferror(f))
 		rc = kt_errf(err, "scenario file '%s': read error", path);
@@ -1032,16 +973,16 @@ static int check_run(const struct kt_scenario *s, uint64_t duration_ms, unsigned
 {
 	double plan = kt_scenario_planned_ms(s, duration_ms);
 
-	if (duration_ms > MAX_DURATION_MS)
+	if (duration_ms > KT_SPEC_MAX_DURATION_MS)
 		return kt_errf(err, "scenario '%s': duration %llu ms is out of range (0..%u)", s->name,
-			       (unsigned long long)duration_ms, MAX_DURATION_MS);
+			       (unsigned long long)duration_ms, KT_SPEC_MAX_DURATION_MS);
 	for (size_t i = 0; duration_ms == 0 && i < s->n_steps; i++)
 		if (!s->steps[i].fixed)
 			return kt_errf(err, "scenario '%s': duration 0 ms leaves steps[%zu], which "
 				       "holds for a fraction of it, empty", s->name, i);
-	if (default_workers < 1 || default_workers > KT_SCENARIO_MAX_WORKERS)
+	if (default_workers < 1 || default_workers > KT_SPEC_MAX_WORKERS)
 		return kt_errf(err, "scenario '%s': default worker count %u is out of range (1..%d)",
-			       s->name, default_workers, KT_SCENARIO_MAX_WORKERS);
+			       s->name, default_workers, KT_SPEC_MAX_WORKERS);
 	if (watchdog_ms && plan >= watchdog_ms)
 		return kt_errf(err, "scenario '%s': its steps hold for %.0f ms, which does not end "
 			       "before the guest watchdog (%u ms)", s->name, plan, watchdog_ms);
@@ -1064,11 +1005,11 @@ int kt_scenario_entry_spec(const struct kt_scenario *s, uint64_t duration_ms,
 		return -1;
 	for (size_t i = 0; i < s->n_steps; i++)
 		total += s->steps[i].n_cgroups;
-	steps = xcalloc(s->n_steps, sizeof(*steps));
-	step_ptrs = xcalloc(s->n_steps, sizeof(*step_ptrs));
-	holds = xcalloc(s->n_steps, sizeof(*holds));
-	cgs = xcalloc(total, sizeof(*cgs));
-	cg_ptrs = xcalloc(total, sizeof(*cg_ptrs));
+	steps = kt_xcalloc(s->n_steps, sizeof(*steps));
+	step_ptrs = kt_xcalloc(s->n_steps, sizeof(*step_ptrs));
+	holds = kt_xcalloc(s->n_steps, sizeof(*holds));
+	cgs = kt_xcalloc(total, sizeof(*cgs));
+	cg_ptrs = kt_xcalloc(total, sizeof(*cg_ptrs));
 	for (size_t i = 0; i < s->n_steps && !rc; i++) {
 		const struct step *st = &s->steps[i];
 
@@ -1086,15 +1027,18 @@ int kt_scenario_entry_spec(const struct kt_scenario *s, uint64_t duration_ms,
 			cg_ptrs[k] = &cgs[k].cg;
 		}
 	}
+	es.version = KT_SCENARIO_ENTRY_VERSION;
+	es.name = (char *)s->name;
+	es.duration_ms = duration_ms;
+	es.watchdog_ms = watchdog_ms;
+	es.steps = step_ptrs;
+	es.n_steps = s->n_steps;
+	/* The guest's own rules: what it would refuse must not boot it. */
+	if (!rc && kt_spec_validate(&es, err))
+		rc = kt_err_prefix(err, "guest rules");
 	if (!rc) {
-		es.version = KT_SCENARIO_ENTRY_VERSION;
-		es.name = (char *)s->name;
-		es.duration_ms = duration_ms;
-		es.watchdog_ms = watchdog_ms;
-		es.steps = step_ptrs;
-		es.n_steps = s->n_steps;
 		*len = ktstr__entry_spec__get_packed_size(&es);
-		*buf = xcalloc(*len, 1);
+		*buf = kt_xcalloc(*len, 1);
 		ktstr__entry_spec__pack(&es, *buf);
 	}
 	free(cg_ptrs);

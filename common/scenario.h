@@ -17,7 +17,11 @@
  * (burst_ms 1..60000, default 50; sleep_ms 0..60000, default 100).
  * cpuset: absent = all CPUs; {exact: [0, 2]} or {exact: "0-1,3"};
  * {disjoint: {index: I, of: N}}; {llc: N}.
- * workers: 1..256; absent or 0 = the run's default (kt_scenario_entry_spec).
+ * Names (the scenario's and the cgroups') follow kt_spec_name_problem
+ * (entry_spec.h): no "." or "..", and a cgroup name is not a cgroupfs
+ * file name such as cgroup.procs or cpu.max.
+ * workers: 1..256; absent or 0 = the run's default (kt_scenario_entry_spec);
+ * at most 1024 in a step and 4096 in all.
  * hold: frac in (0, 1] of the run's duration, or fixed_ms 1..3600000;
  * absent = 1/number of steps. The fractions of all steps sum to at most 1.
  * checks: all optional, defaults below; max_gap_ms 0..3600000, max_spread
@@ -35,15 +39,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "entry_spec.h"
 #include "err.h"
 #include "topology.h"
 
 #define KT_SCENARIO_MAX_BYTES (1u << 20)
-#define KT_SCENARIO_MAX_STEPS 64
-#define KT_SCENARIO_MAX_CGROUPS 64 /* per step */
-#define KT_SCENARIO_MAX_WORKERS 256 /* per cgroup */
-#define KT_SCENARIO_NAME_MAX 63
-#define KT_SCENARIO_ENTRY_VERSION 1 /* EntrySpec.version */
 
 /* Check thresholds; see checks.h for what each one measures. */
 struct kt_checks_cfg {
@@ -83,9 +83,11 @@ double kt_scenario_planned_ms(const struct kt_scenario *s, uint64_t duration_ms)
 /* Build and pack the EntrySpec (version KT_SCENARIO_ENTRY_VERSION) for one
  * run into a malloc'd *BUF of *LEN bytes. DEFAULT_WORKERS (1..256) fills the
  * cgroups whose count is unset. Checks the rules that depend on the run:
- * pipe_io needs an even count, DURATION_MS is 1..86400000, and when
- * WATCHDOG_MS is not 0 the planned hold time must end before it. Errors
- * name the scenario, the step and the cgroup. */
+ * pipe_io needs an even count, DURATION_MS is 0..86400000, when
+ * WATCHDOG_MS is not 0 the planned hold time must end before it, and the
+ * spec passes kt_spec_validate (the guest's rules: at most 1024 workers in
+ * a step and 4096 in all, a step's hold at most one hour). Errors name the
+ * scenario, the step and the cgroup. */
 int kt_scenario_entry_spec(const struct kt_scenario *s, uint64_t duration_ms,
 			   unsigned default_workers, uint32_t watchdog_ms, uint8_t **buf,
 			   size_t *len, struct kt_err *err);

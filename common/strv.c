@@ -49,3 +49,11 @@ void kt_strv_addf(struct kt_strv *s, const char *fmt, ...)
 	va_end(ap);
 	push(s, p);
 }
+
+bool kt_strv_has(const struct kt_strv *s, const char *str)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i], str))
+			return true;
+	return false;
+}

@@ -25,6 +25,14 @@ void *kt_xcalloc(size_t n, size_t size)
 	return p;
 }
 
+void *kt_xrealloc(void *p, size_t size)
+{
+	p = realloc(p, size ? size : 1);
+	if (!p)
+		out_of_memory();
+	return p;
+}
+
 char *kt_xstrdup(const char *s)
 {
 	char *p = strdup(s);
@@ -85,7 +93,7 @@ uint64_t kt_now_ns(void)
 	return (uint64_t)ts.tv_sec * NSEC + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t kt_mono_ms(void)
+uint64_t kt_now_ms(void)
 {
 	return kt_now_ns() / 1000000;
 }
@@ -160,9 +168,7 @@ int kt_read_file(const char *path, size_t max, char **out, size_t *len, struct k
 			if (got > max)
 				break;
 			cap = cap > (max + 2) / 2 ? max + 2 : 2 * cap;
-			buf = realloc(buf, cap);
-			if (!buf)
-				out_of_memory();
+			buf = kt_xrealloc(buf, cap);
 		}
 		r = read(fd, buf + got, cap - 1 - got);
 		if (r < 0 && errno == EINTR)

@@ -9,10 +9,11 @@
 #include <time.h>
 #include "err.h"
 
-/* calloc / strdup that print "out of memory" and abort: for sizes already
- * bounded by validated input, where no caller could recover. N = 0 still
- * returns a unique pointer. */
+/* calloc / realloc / strdup that print "out of memory" and abort: for
+ * sizes already bounded by validated input, where no caller could recover.
+ * A size of 0 still returns a unique pointer. */
 void *kt_xcalloc(size_t n, size_t size);
+void *kt_xrealloc(void *p, size_t size);
 char *kt_xstrdup(const char *s);
 
 /* qsort / bsearch comparator for uint32_t. */
@@ -29,10 +30,9 @@ bool kt_printable(const char *s);
  * "...". Untrusted text never reaches a log or terminal raw. */
 void kt_printable_copy(const char *s, size_t n, char *buf, size_t len);
 
-/* CLOCK_MONOTONIC in ns and in ms. kt_mono_ms is to become kt_now_ms once
- * worker/vm.c's copy of that is gone. */
+/* CLOCK_MONOTONIC in ns and in ms. */
 uint64_t kt_now_ns(void);
-uint64_t kt_mono_ms(void);
+uint64_t kt_now_ms(void);
 
 /* The time MS milliseconds from now on CLOCK, as an absolute timespec for
  * clock_nanosleep(TIMER_ABSTIME) or pthread_mutex_timedlock. */

@@ -1,13 +1,14 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "cgroup.h"
 #include "cpuset.h"
+#include "util.h"
 
 #define LIST_TEXT_MAX 4096
 #define RMDIR_TRIES 100 /* 10 ms apart */
@@ -21,29 +22,15 @@ static int join(char *buf, const char *dir, const char *file, struct kt_err *err
 	return 0;
 }
 
-/* Write S to DIR/FILE in one write(2): cgroup files take one value per write. */
+/* Write the value S to DIR/FILE (cgroup files take one value per write). */
 static int write_file(const char *dir, const char *file, const char *s, struct kt_err *err)
 {
 	char path[PATH_MAX];
-	size_t len = strlen(s);
-	ssize_t w;
-	int fd;
 
 	if (join(path, dir, file, err))
 		return -1;
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return kt_errf(err, "%s: %s", path, strerror(errno));
-	do
-		w = write(fd, s, len);
-	while (w < 0 && errno == EINTR);
-	if (w != (ssize_t)len) {
-		kt_errf(err, "writing '%s' to %s: %s", s, path, w < 0 ? strerror(errno) : "short write");
-		close(fd);
-		return -1;
-	}
-	if (close(fd))
-		return kt_errf(err, "writing '%s' to %s: %s", s, path, strerror(errno));
+	if (kt_write_file(path, s, strlen(s), err))
+		return kt_err_prefix(err, "writing '%s'", s);
 	return 0;
 }
 
@@ -91,33 +78,15 @@ int kt_cgroup_attach(const char *dir, pid_t pid, struct kt_err *err)
 int kt_cgroup_read_list(const char *dir, const char *file, uint32_t *ids, size_t max,
 			size_t *n, struct kt_err *err)
 {
-	char path[PATH_MAX], text[LIST_TEXT_MAX];
-	size_t len = 0;
-	ssize_t r;
-	int fd;
+	char path[PATH_MAX], *text;
+	size_t len;
+	int rc;
 
-	if (join(path, dir, file, err))
+	if (join(path, dir, file, err) || kt_read_file(path, LIST_TEXT_MAX, &text, &len, err))
 		return -1;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return kt_errf(err, "%s: %s", path, strerror(errno));
-	while (len < sizeof(text) - 1 && (r = read(fd, text + len, sizeof(text) - 1 - len))) {
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			kt_errf(err, "%s: %s", path, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		len += (size_t)r;
-	}
-	close(fd);
-	if (len == sizeof(text) - 1)
-		return kt_errf(err, "%s: longer than %zu bytes", path, sizeof(text) - 2);
-	text[len] = 0;
-	if (kt_cpulist_parse(text, ids, max, n, err))
-		return kt_err_prefix(err, "%s", path);
-	return 0;
+	rc = kt_cpulist_parse(text, ids, max, n, err);
+	free(text);
+	return rc ? kt_err_prefix(err, "%s", path) : 0;
 }
 
 int kt_cgroup_remove(const char *dir, struct kt_err *err)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "channel.h"
 #include "frame.h"
+#include "util.h"
 
 struct kt_chan {
 	int fd;
@@ -114,26 +115,28 @@ int kt_chan_send(struct kt_chan *c, unsigned type, const ProtobufCMessage *msg,
 int kt_chan_send_urgent(struct kt_chan *c, unsigned type, const ProtobufCMessage *msg,
 			unsigned timeout_ms, struct kt_err *err)
 {
-	struct timespec dl;
+	struct timespec dl = kt_deadline(CLOCK_REALTIME, timeout_ms);
 	uint8_t *f;
 	size_t len;
-	int locked, rc;
+	int rc;
 
 	if (encode(type, msg, &f, &len, err))
 		return -1;
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += timeout_ms / 1000;
-	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (dl.tv_nsec >= 1000000000) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000;
-	}
-	locked = !pthread_mutex_timedlock(&c->lock, &dl);
-	rc = write_all(c, f, len, err);
-	if (locked)
+	/* Without the lock nothing is written: another thread may be in the
+	 * middle of a frame, and bytes of ours inside it would corrupt both.
+	 * A sender that holds the lock this long is stuck on the port itself,
+	 * so writing past it would not get through either; the host's own
+	 * watchdog reports the run then. */
+	rc = pthread_mutex_timedlock(&c->lock, &dl);
+	if (rc) {
+		kt_errf(err, "control channel: another send did not finish within %u ms: %s; "
+			"frame dropped", timeout_ms, strerror(rc));
+	} else {
+		rc = write_all(c, f, len, err);
 		pthread_mutex_unlock(&c->lock);
+	}
 	free(f);
-	return rc;
+	return rc ? -1 : 0;
 }
 
 void kt_chan_close(struct kt_chan *c)

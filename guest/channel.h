@@ -22,11 +22,13 @@ int kt_chan_send(struct kt_chan *c, unsigned type, const ProtobufCMessage *msg,
 		 struct kt_err *err);
 
 /* Like kt_chan_send, but waits at most TIMEOUT_MS for a send in progress
- * in another thread, then sends anyway (the host's decoder resyncs on the
- * next frame): for last words that must not hang. */
+ * in another thread: for last words that must not hang. When that send
+ * does not finish in time, nothing is written (a frame is never torn) and
+ * the call fails. */
 int kt_chan_send_urgent(struct kt_chan *c, unsigned type, const ProtobufCMessage *msg,
 			unsigned timeout_ms, struct kt_err *err);
 
+/* Close the port and free C (the agent never does: it powers off). */
 void kt_chan_close(struct kt_chan *c);
 
 #endif

@@ -6,7 +6,9 @@
  * cgroup tree, arm the watchdog, run the scenario, send the
  * ScenarioResult and power off. Whatever fails on the way is printed on
  * the console and, when the channel is open, sent as ScenarioResult
- * {ok=false}; the machine always powers off. */
+ * {ok=false} with its kind: GUEST_SETUP for the machine (mounts, spec
+ * file, channel, topology, cgroups), SCENARIO_ERROR for a spec that breaks
+ * the rules, and whatever the runner says. The machine always powers off. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -18,7 +20,6 @@
 #include "glog.h"
 #include "ktstr.pb-c.h"
 #include "runner.h"
-#include "scenario.h"
 #include "spec.h"
 #include "sysfs_topo.h"
 #include "watchdog.h"
@@ -42,6 +43,7 @@ static void __attribute__((noreturn)) finish(Ktstr__ScenarioResult *res)
 
 		fprintf(stderr, KT_GLOG_PREFIX "%s\n", err.msg);
 		small.ok = false;
+		small.kind = KTSTR__SCENARIO_RESULT__KIND__GUEST_SETUP;
 		small.error = err.msg;
 		small.run_ms = res->run_ms;
 		kt_chan_send(chan, KT_FRAME_RESULT, &small.base, NULL);
@@ -49,15 +51,23 @@ static void __attribute__((noreturn)) finish(Ktstr__ScenarioResult *res)
 	kt_boot_poweroff();
 }
 
-static void __attribute__((noreturn)) fail(const char *what, const char *msg)
+static void __attribute__((noreturn)) fail(Ktstr__ScenarioResult__Kind kind, const char *what,
+					   const char *msg)
 {
 	Ktstr__ScenarioResult res = KTSTR__SCENARIO_RESULT__INIT;
 	char text[KT_ERR_MAX + 64];
 
 	snprintf(text, sizeof(text), "%s: %s", what, msg);
 	res.ok = false;
+	res.kind = kind;
 	res.error = text;
 	finish(&res);
+}
+
+/* A failure of the guest's own set-up (infra, not the scenario). */
+static void __attribute__((noreturn)) fail_setup(const char *what, const char *msg)
+{
+	fail(KTSTR__SCENARIO_RESULT__KIND__GUEST_SETUP, what, msg);
 }
 
 static void hello(uint64_t uptime_ms)
@@ -98,26 +108,31 @@ int main(void)
 		spec = NULL;
 	if (kt_chan_open(KT_CHANNEL_PATH, &chan, &err)) {
 		chan = NULL;
-		fail("control channel", err.msg);
+		fail_setup("control channel", err.msg);
 	}
 	kt_glog_set_chan(chan);
 	hello(uptime_ms);
 	if (!spec)
-		fail("entry", spec_err.msg);
+		fail_setup("entry", spec_err.msg);
+	/* Another version is a stale initramfs, not the scenario's fault. */
+	if (kt_spec_validate(spec, &err))
+		fail(spec->version == KT_SCENARIO_ENTRY_VERSION ?
+		     KTSTR__SCENARIO_RESULT__KIND__SCENARIO_ERROR :
+		     KTSTR__SCENARIO_RESULT__KIND__GUEST_SETUP, "entry", err.msg);
 	if (spec->probe) {
 		kt_glog("probe entry: powering off");
 		kt_boot_poweroff();
 	}
 	if (!mounts_ok)
-		fail("boot", mount_err.msg);
+		fail_setup("boot", mount_err.msg);
 	if (spec->watchdog_ms && kt_watchdog_start(spec->watchdog_ms, chan, &err))
-		fail("boot", err.msg);
+		fail_setup("boot", err.msg);
 	if (kt_sysfs_topo_read("/sys", &topo, &err))
-		fail("topology", err.msg);
+		fail_setup("topology", err.msg);
 	if (kt_chan_send(chan, KT_FRAME_TOPOLOGY, &topo->base, &err))
-		fail("topology", err.msg);
+		fail_setup("topology", err.msg);
 	if (kt_cgroup_prepare(KT_CGROUP_ROOT, KT_CGROUP_BASE, &cpu_ok, &err))
-		fail("cgroups", err.msg);
+		fail_setup("cgroups", err.msg);
 	if (!cpu_ok)
 		kt_glog("the cpu controller could not be enabled; continuing with cpuset only");
 	kt_glog("scenario '%s': %zu steps, duration %llu ms, watchdog %u ms", spec->name,

@@ -1,4 +1,3 @@
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 #include "glog.h"
 #include "runner.h"
 #include "spec.h"
+#include "util.h"
 #include "workload.h"
 
 #define MEMS_MAX 1024
@@ -23,51 +23,21 @@ struct scg {
 	size_t n_eff;
 };
 
-static void *xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-
-	if (!p) {
-		fputs(KT_GLOG_PREFIX "out of memory\n", stderr);
-		abort();
-	}
-	return p;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *p = xcalloc(strlen(s) + 1, 1);
-
-	return memcpy(p, s, strlen(s) + 1);
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+#define SCENARIO_ERROR KTSTR__SCENARIO_RESULT__KIND__SCENARIO_ERROR
+#define GUEST_SETUP KTSTR__SCENARIO_RESULT__KIND__GUEST_SETUP
+#define WORKER_DIED KTSTR__SCENARIO_RESULT__KIND__WORKER_DIED
 
 static void hold(uint64_t ms)
 {
-	struct timespec until;
+	struct timespec until = kt_deadline(CLOCK_MONOTONIC, ms);
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += (time_t)(ms / 1000);
-	until.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
-		;
+	kt_sleep_until(&until);
 }
 
 /* BASE's memory nodes as a cpulist, for every scenario cgroup. */
 static int read_mems(const char *base, char *buf, size_t len, struct kt_err *err)
 {
-	uint32_t *ids = xcalloc(MEMS_MAX, sizeof(uint32_t));
+	uint32_t *ids = kt_xcalloc(MEMS_MAX, sizeof(uint32_t));
 	size_t n;
 	int rc;
 
@@ -80,27 +50,33 @@ static int read_mems(const char *base, char *buf, size_t len, struct kt_err *err
 	return rc;
 }
 
+/* Check C's work and cpuset, then create its cgroup; on failure *KIND says
+ * whose fault it is. */
 static int make_cgroup(struct scg *c, const char *base, const Ktstr__GuestTopology *topo,
-		       const char *mems, struct kt_err *err)
+		       const char *mems, Ktstr__ScenarioResult__Kind *kind, struct kt_err *err)
 {
-	uint32_t *cpus = xcalloc(topo->n_cpu, sizeof(uint32_t));
+	uint32_t *cpus = kt_xcalloc(topo->n_cpu, sizeof(uint32_t));
 	size_t n, tlen = topo->n_cpu * 12 + 16;
-	char *text = xcalloc(tlen, 1);
-	int w, rc = -1;
+	char *text = kt_xcalloc(tlen, 1);
+	int w = snprintf(c->path, sizeof(c->path), "%s/%s", base, c->spec->name), rc = -1;
 
-	w = snprintf(c->path, sizeof(c->path), "%s/%s", base, c->spec->name);
-	if (w < 0 || (size_t)w >= sizeof(c->path))
+	/* What the scenario can get wrong is checked before anything is made. */
+	*kind = SCENARIO_ERROR;
+	if (w < 0 || (size_t)w >= sizeof(c->path)) {
 		kt_errf(err, "cgroup path under %s is too long", base);
-	else if (!kt_cpuset_resolve(c->spec->cpuset, topo, cpus, topo->n_cpu, &n, err) &&
-		 !kt_cpulist_format(cpus, n, text, tlen, err) &&
-		 !kt_cgroup_create(c->path, text, mems, err))
-		rc = 0;
+	} else if (!kt_spec_work_check(c->spec->work, c->spec->workers, err) &&
+		   !kt_cpuset_resolve(c->spec->cpuset, topo, cpus, topo->n_cpu, &n, err) &&
+		   !kt_cpulist_format(cpus, n, text, tlen, err)) {
+		*kind = GUEST_SETUP;
+		rc = kt_cgroup_create(c->path, text, mems, err);
+	}
 	c->created = !rc;
 	free(cpus);
 	free(text);
 	return rc;
 }
 
+/* Fork C's workers (checked by make_cgroup) into its cgroup. */
 static int spawn(struct kt_workset *ws, struct scg *c, struct kt_err *err)
 {
 	unsigned n = c->spec->workers;
@@ -117,48 +93,49 @@ static int spawn(struct kt_workset *ws, struct scg *c, struct kt_err *err)
 
 static void add_stats(Ktstr__ScenarioResult *res, Ktstr__CgroupStats *cs)
 {
-	Ktstr__CgroupStats **v = realloc(res->cgroups, (res->n_cgroups + 1) * sizeof(*v));
-
-	if (!v) {
-		fputs(KT_GLOG_PREFIX "out of memory\n", stderr);
-		abort();
-	}
-	res->cgroups = v;
+	res->cgroups = kt_xrealloc(res->cgroups, (res->n_cgroups + 1) * sizeof(*res->cgroups));
 	res->cgroups[res->n_cgroups++] = cs;
 }
 
-/* Move the telemetry of C into RES; fails on the first worker fault. */
+/* Move the telemetry of C into RES; fails on the first worker fault, with
+ * *KIND WORKER_DIED for a worker killed by a signal the agent did not send
+ * and GUEST_SETUP for one that reported a fault of its own. The numbers of
+ * all workers go into RES either way. */
 static int collect(struct kt_workset *ws, struct scg *c, size_t si, Ktstr__ScenarioResult *res,
-		   struct kt_err *err)
+		   Ktstr__ScenarioResult__Kind *kind, struct kt_err *err)
 {
-	Ktstr__CgroupStats *cs = xcalloc(1, sizeof(*cs));
+	Ktstr__CgroupStats *cs = kt_xcalloc(1, sizeof(*cs));
 	int rc = 0;
 
 	ktstr__cgroup_stats__init(cs);
-	cs->name = xstrdup(c->spec->name);
+	cs->name = kt_xstrdup(c->spec->name);
 	cs->step = (uint32_t)si;
 	cs->cpus = c->eff;
 	cs->n_cpus = c->n_eff;
 	c->eff = NULL;
-	cs->workers = xcalloc(c->spec->workers, sizeof(*cs->workers));
+	cs->workers = kt_xcalloc(c->spec->workers, sizeof(*cs->workers));
 	for (unsigned i = 0; i < c->spec->workers; i++) {
-		Ktstr__WorkerStats *w = xcalloc(1, sizeof(*w));
+		Ktstr__WorkerStats *w = kt_xcalloc(1, sizeof(*w));
 
 		ktstr__worker_stats__init(w);
 		cs->workers[cs->n_workers++] = w;
-		if (kt_workset_stats(ws, c->first + i, w, rc ? NULL : err) && !rc)
+		if (kt_workset_stats(ws, c->first + i, w, rc ? NULL : err) && !rc) {
 			rc = -1;
+			*kind = kt_workset_death_signal(ws, c->first + i) ? WORKER_DIED
+									  : GUEST_SETUP;
+		}
 	}
 	add_stats(res, cs);
 	return rc;
 }
 
+/* Run step SI; on failure *KIND says whose fault the first error is. */
 static int run_step(const Ktstr__EntrySpec *spec, size_t si, const Ktstr__GuestTopology *topo,
 		    const char *base, const char *mems, Ktstr__ScenarioResult *res,
-		    struct kt_err *err)
+		    Ktstr__ScenarioResult__Kind *kind, struct kt_err *err)
 {
 	const Ktstr__StepSpec *st = spec->steps[si];
-	struct scg *cg = xcalloc(st->n_cgroups, sizeof(*cg));
+	struct scg *cg = kt_xcalloc(st->n_cgroups, sizeof(*cg));
 	struct kt_workset *ws = NULL;
 	uint64_t ms = kt_spec_hold_ms(spec, st), t0;
 	unsigned total = 0, killed;
@@ -172,31 +149,44 @@ static int run_step(const Ktstr__EntrySpec *spec, size_t si, const Ktstr__GuestT
 	kt_glog("step %zu: %zu cgroups, %u workers, hold %llu ms", si, st->n_cgroups, total,
 		(unsigned long long)ms);
 	if (total && kt_workset_new(total, &ws, err)) {
+		*kind = GUEST_SETUP;
 		kt_err_prefix(err, "step %zu", si);
 		goto out;
 	}
-	for (ci = 0; ci < st->n_cgroups; ci++)
-		if (make_cgroup(&cg[ci], base, topo, mems, err) || spawn(ws, &cg[ci], err))
+	for (ci = 0; ci < st->n_cgroups; ci++) {
+		if (make_cgroup(&cg[ci], base, topo, mems, kind, err))
 			goto fail_cg;
-	t0 = mono_ms();
+		if (spawn(ws, &cg[ci], err)) {
+			*kind = GUEST_SETUP;
+			goto fail_cg;
+		}
+	}
+	t0 = kt_now_ms();
 	if (ws)
 		kt_workset_start(ws);
 	hold(ms);
 	for (ci = 0; ci < st->n_cgroups; ci++) {
-		cg[ci].eff = xcalloc(topo->n_cpu, sizeof(uint32_t));
+		cg[ci].eff = kt_xcalloc(topo->n_cpu, sizeof(uint32_t));
 		if (kt_cgroup_read_list(cg[ci].path, "cpuset.cpus.effective", cg[ci].eff,
-					topo->n_cpu, &cg[ci].n_eff, err))
+					topo->n_cpu, &cg[ci].n_eff, err)) {
+			*kind = GUEST_SETUP;
 			goto fail_cg;
+		}
 	}
 	killed = ws ? kt_workset_stop(ws, KT_RUNNER_GRACE_MS) : 0;
 	if (killed)
 		kt_glog("step %zu: %u workers did not stop within %d ms and were killed", si, killed,
 			KT_RUNNER_GRACE_MS);
 	rc = 0;
-	for (ci = 0; ci < st->n_cgroups; ci++)
-		if (collect(ws, &cg[ci], si, res, rc ? NULL : err) && !rc)
+	for (ci = 0; ci < st->n_cgroups; ci++) {
+		Ktstr__ScenarioResult__Kind k = GUEST_SETUP;
+
+		if (collect(ws, &cg[ci], si, res, &k, rc ? NULL : err) && !rc) {
+			*kind = k;
 			rc = kt_err_prefix(err, "step %zu cgroup '%s'", si, cg[ci].spec->name);
-	kt_glog("step %zu: done after %llu ms", si, (unsigned long long)(mono_ms() - t0));
+		}
+	}
+	kt_glog("step %zu: done after %llu ms", si, (unsigned long long)(kt_now_ms() - t0));
 	goto out;
 fail_cg:
 	kt_err_prefix(err, "step %zu cgroup '%s'", si, cg[ci].spec->name);
@@ -210,9 +200,11 @@ out:
 			continue;
 		if (kt_cgroup_remove(cg[ci].path, &rerr)) {
 			kt_glog("step %zu cgroup '%s': %s", si, cg[ci].spec->name, rerr.msg);
-			if (!rc)
+			if (!rc) {
+				*kind = GUEST_SETUP;
 				rc = kt_errf(err, "step %zu cgroup '%s': %s", si, cg[ci].spec->name,
 					     rerr.msg);
+			}
 		}
 	}
 	free(cg);
@@ -222,8 +214,9 @@ out:
 Ktstr__ScenarioResult *kt_runner_run(const Ktstr__EntrySpec *spec,
 				     const Ktstr__GuestTopology *topo, const char *base)
 {
-	Ktstr__ScenarioResult *res = xcalloc(1, sizeof(*res));
-	uint64_t t0 = mono_ms();
+	Ktstr__ScenarioResult *res = kt_xcalloc(1, sizeof(*res));
+	uint64_t t0 = kt_now_ms();
+	Ktstr__ScenarioResult__Kind kind = GUEST_SETUP;
 	struct kt_err err = {{0}};
 	char mems[256];
 	int rc = 0;
@@ -232,10 +225,11 @@ Ktstr__ScenarioResult *kt_runner_run(const Ktstr__EntrySpec *spec,
 	if (spec->n_steps && read_mems(base, mems, sizeof(mems), &err))
 		rc = -1;
 	for (size_t si = 0; !rc && si < spec->n_steps; si++)
-		rc = run_step(spec, si, topo, base, mems, res, &err);
+		rc = run_step(spec, si, topo, base, mems, res, &kind, &err);
 	res->ok = !rc;
+	res->kind = rc ? kind : KTSTR__SCENARIO_RESULT__KIND__COMPLETED;
 	if (rc)
-		res->error = xstrdup(err.msg);
-	res->run_ms = mono_ms() - t0;
+		res->error = kt_xstrdup(err.msg);
+	res->run_ms = kt_now_ms() - t0;
 	return res;
 }

@@ -6,16 +6,21 @@
  * cgroup, starts them all at once, holds, records each cgroup's
  * cpuset.cpus.effective, stops the workers (SIGKILL after
  * KT_RUNNER_GRACE_MS), collects their telemetry and removes the cgroups.
- * Whatever a step cannot do ends the scenario with ok=false and an error
- * naming the step, the cgroup and the problem; the cgroups of the steps
- * that completed stay in the result. */
+ * Whatever a step cannot do ends the scenario with ok=false, an error
+ * naming the step, the cgroup and the problem, and a kind saying whose
+ * fault it is: SCENARIO_ERROR when the spec cannot be set up as written (a
+ * cpuset that does not resolve, an odd pipe_io count), WORKER_DIED when a
+ * worker died of a signal the agent did not send, GUEST_SETUP for the
+ * rest (cgroupfs, fork, a worker's own fault). The cgroups of the steps
+ * that completed, and those of the failing step that got as far as
+ * collecting, stay in the result. */
 #ifndef KTSTR_RUNNER_H
 #define KTSTR_RUNNER_H
 #include "ktstr.pb-c.h"
 
 #define KT_RUNNER_GRACE_MS 2000
 
-/* Run SPEC (already validated by kt_spec_validate) against TOPO with
+/* Run SPEC (validated by kt_spec_validate) against TOPO with
  * cgroups under BASE. The result is malloc'd: free it with
  * ktstr__scenario_result__free_unpacked(r, NULL). Aborts only when out of
  * memory. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "cpuset.h"
 #include "sysfs_topo.h"
+#include "util.h"
 
 #define TEXT_MAX (16u << 10) /* largest sysfs file we accept */
 #define MAX_NODE_ENTRIES 4096  /* directory entries scanned under node/ */
@@ -274,28 +275,9 @@ static int read_nodes(struct reader *r, struct kt_err *err)
 	return rc;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Sort and de-duplicate V[N]; returns the new count. */
-static size_t uniq(uint32_t *v, size_t n)
-{
-	size_t k = 0;
-
-	qsort(v, n, sizeof(*v), cmp_u32);
-	for (size_t i = 0; i < n; i++)
-		if (!k || v[k - 1] != v[i])
-			v[k++] = v[i];
-	return k;
-}
-
 static uint32_t rank(const uint32_t *v, size_t n, uint32_t key)
 {
-	const uint32_t *p = bsearch(&key, v, n, sizeof(*v), cmp_u32);
+	const uint32_t *p = bsearch(&key, v, n, sizeof(*v), kt_cmp_u32);
 
 	return p ? (uint32_t)(p - v) : 0;
 }
@@ -335,8 +317,8 @@ static int summarise(struct reader *r, Ktstr__GuestTopology *t, struct kt_err *e
 			t->threads_per_core = (uint32_t)c->n_siblings;
 	}
 	/* Keys are lowest CPUs (or package ids): their order is the LLC order. */
-	nkeys = uniq(keys, r->n);
-	nnodes = uniq(nodes, r->n);
+	nkeys = kt_sort_uniq_u32(keys, r->n);
+	nnodes = kt_sort_uniq_u32(nodes, r->n);
 	qsort(pairs, npairs, sizeof(*pairs), cmp_pair);
 	t->cores = 0;
 	for (size_t i = 0; i < npairs; i++)

@@ -6,6 +6,7 @@
 #include "frame.h"
 #include "glog.h"
 #include "ktstr.pb-c.h"
+#include "util.h"
 #include "watchdog.h"
 
 enum { IDLE, ARMED, DISARMED, FIRED };
@@ -18,21 +19,23 @@ static struct timespec deadline;
 static void *watch(void *arg)
 {
 	Ktstr__ScenarioResult res = KTSTR__SCENARIO_RESULT__INIT;
+	struct kt_err err;
 	char msg[96];
 	int expect = ARMED;
 
 	(void)arg;
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL))
-		;
+	kt_sleep_until(&deadline);
 	if (!__atomic_compare_exchange_n(&state, &expect, FIRED, false, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE))
 		return NULL;
 	snprintf(msg, sizeof(msg), "guest watchdog expired after %u ms", wd_ms);
 	fprintf(stderr, KT_GLOG_PREFIX "%s, powering off\n", msg);
 	res.ok = false;
+	res.kind = KTSTR__SCENARIO_RESULT__KIND__WATCHDOG;
 	res.error = msg;
 	res.run_ms = wd_ms;
-	kt_chan_send_urgent(wd_chan, KT_FRAME_RESULT, &res.base, 2000, NULL);
+	if (kt_chan_send_urgent(wd_chan, KT_FRAME_RESULT, &res.base, 2000, &err))
+		fprintf(stderr, KT_GLOG_PREFIX "%s\n", err.msg);
 	kt_boot_poweroff();
 }
 
@@ -47,13 +50,7 @@ int kt_watchdog_start(unsigned ms, struct kt_chan *chan, struct kt_err *err)
 		return kt_errf(err, "watchdog: already armed");
 	wd_ms = ms;
 	wd_chan = chan;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += ms / 1000;
-	deadline.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
+	deadline = kt_deadline(CLOCK_MONOTONIC, ms);
 	state = ARMED;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

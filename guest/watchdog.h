@@ -1,10 +1,10 @@
 /* The guest-side watchdog: if the scenario has not finished after a set
- * time, report ScenarioResult{ok=false, "guest watchdog expired after N
- * ms"} and power off. It runs in its own SCHED_FIFO thread above the
- * agent, so neither a stuck scenario nor a scheduler under test (which
- * never runs RT tasks) can keep it from firing. Exactly one final result
- * goes out: whoever of the watchdog and kt_watchdog_disarm() comes first
- * owns it. */
+ * time, report ScenarioResult{ok=false, kind=WATCHDOG, "guest watchdog
+ * expired after N ms"} and power off. It runs in its own SCHED_FIFO thread
+ * above the agent, so neither a stuck scenario nor a scheduler under test
+ * (which never runs RT tasks) can keep it from firing. Exactly one final
+ * result goes out: whoever of the watchdog and kt_watchdog_disarm() comes
+ * first owns it. */
 #ifndef KTSTR_WATCHDOG_H
 #define KTSTR_WATCHDOG_H
 #include <stdbool.h>

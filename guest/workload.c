@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "entry_spec.h"
+#include "util.h"
 #include "workload.h"
 
 #define PAGE 4096
@@ -24,7 +26,6 @@
 #define IO_BYTES (64u << 10)
 #define IO_SLEEP_NS 100000ull
 #define SLOW_REFRESH_NS 100000000ull
-#define BURSTY_MAX_MS 60000
 #define NSEC 1000000000ull
 
 /* Page 0: the flags every worker of the set watches (futex words). */
@@ -74,14 +75,6 @@ struct wctx {
 
 #define PUT(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC + (uint64_t)ts.tv_nsec;
-}
-
 static long futex(uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
 {
 	return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
@@ -127,7 +120,7 @@ static void refresh_slow(struct wctx *c, uint64_t now)
 /* A progress check; returns non-zero when the worker should stop. */
 static int check(struct wctx *c)
 {
-	uint64_t now = mono_ns(), span = now - c->last;
+	uint64_t now = kt_now_ns(), span = now - c->last;
 	uint64_t gap = span > c->excused ? span - c->excused : 0;
 	int cpu = sched_getcpu();
 
@@ -154,7 +147,7 @@ static int check(struct wctx *c)
  * to its planned end is not a gap. */
 static void excuse(struct wctx *c, uint64_t before, uint64_t planned)
 {
-	uint64_t took = mono_ns() - before;
+	uint64_t took = kt_now_ns() - before;
 
 	c->excused += took < planned ? took : planned;
 }
@@ -193,7 +186,7 @@ static void run_bursty(struct wctx *c)
 	uint64_t sleep_ns = (uint64_t)c->sleep_ms * 1000000;
 
 	for (;;) {
-		uint64_t end = mono_ns() + (uint64_t)c->burst_ms * 1000000, before;
+		uint64_t end = kt_now_ns() + (uint64_t)c->burst_ms * 1000000, before;
 		struct timespec ts = {.tv_sec = (time_t)(sleep_ns / NSEC),
 				      .tv_nsec = (long)(sleep_ns % NSEC)};
 
@@ -206,7 +199,7 @@ static void run_bursty(struct wctx *c)
 			if (c->last >= end)
 				break;
 		}
-		before = mono_ns();
+		before = kt_now_ns();
 		/* Sleep on the stop word so that a stop ends the sleep at once. */
 		if (sleep_ns)
 			futex((uint32_t *)&c->ctl->stop, FUTEX_WAIT, 0, &ts);
@@ -245,7 +238,7 @@ static void run_io(struct wctx *c)
 			fault(c, "io_sync: write");
 		if (fdatasync(fd))
 			fault(c, "io_sync: fdatasync");
-		before = mono_ns();
+		before = kt_now_ns();
 		while (nanosleep(&ts, &ts) && errno == EINTR)
 			;
 		excuse(c, before, IO_SLEEP_NS);
@@ -311,7 +304,7 @@ static void __attribute__((noreturn)) worker_main(struct wctx *c, pid_t parent)
 	c->schedstat = open("/proc/self/schedstat", O_RDONLY | O_CLOEXEC);
 	c->cpu = -1;
 	c->x = (uint64_t)getpid();
-	c->t0 = c->last = c->last_slow = mono_ns();
+	c->t0 = c->last = c->last_slow = kt_now_ns();
 	switch (c->type) {
 	case KTSTR__WORK_TYPE__WORK_CPU_SPIN:
 		run_spin(c);
@@ -335,7 +328,7 @@ static void __attribute__((noreturn)) worker_main(struct wctx *c, pid_t parent)
 		break;
 	}
 	check(c);
-	refresh_slow(c, mono_ns());
+	refresh_slow(c, kt_now_ns());
 	_exit(0);
 }
 
@@ -397,44 +390,20 @@ static int fork_one(struct kt_workset *ws, struct wctx *c, struct kt_err *err)
 static int prepare(const Ktstr__WorkSpec *work, unsigned n, struct wctx *proto,
 		   struct kt_err *err)
 {
-	Ktstr__WorkType type = work ? work->type : KTSTR__WORK_TYPE__WORK_CPU_SPIN;
-
+	if (kt_spec_work_check(work, n, err))
+		return -1;
 	memset(proto, 0, sizeof(*proto));
-	proto->type = type;
+	proto->type = work ? work->type : KTSTR__WORK_TYPE__WORK_CPU_SPIN;
 	proto->rfd = proto->wfd = proto->spare[0] = proto->spare[1] = -1;
-	switch (type) {
-	case KTSTR__WORK_TYPE__WORK_CPU_SPIN:
-	case KTSTR__WORK_TYPE__WORK_YIELD_HEAVY:
-	case KTSTR__WORK_TYPE__WORK_MIXED:
-	case KTSTR__WORK_TYPE__WORK_IO_SYNC:
-		return 0;
-	case KTSTR__WORK_TYPE__WORK_PIPE_IO:
-		if (n % 2)
-			return kt_errf(err, "pipe_io needs an even number of workers, got %u", n);
-		return 0;
-	case KTSTR__WORK_TYPE__WORK_BURSTY:
+	if (proto->type == KTSTR__WORK_TYPE__WORK_BURSTY) {
 		proto->burst_ms = work->burst_ms;
 		proto->sleep_ms = work->sleep_ms;
 		if (!proto->burst_ms && !proto->sleep_ms) {
 			proto->burst_ms = 50;
 			proto->sleep_ms = 100;
 		}
-		if (proto->burst_ms < 1 || proto->burst_ms > BURSTY_MAX_MS ||
-		    proto->sleep_ms > BURSTY_MAX_MS)
-			return kt_errf(err, "bursty: burst_ms %u must be in 1..%d and sleep_ms %u "
-				       "in 0..%d", work->burst_ms, BURSTY_MAX_MS, work->sleep_ms,
-				       BURSTY_MAX_MS);
-		return 0;
-	default:
-		return kt_errf(err, "unknown work type %d", (int)type);
 	}
-}
-
-int kt_work_check(const Ktstr__WorkSpec *work, unsigned n, struct kt_err *err)
-{
-	struct wctx c;
-
-	return prepare(work, n, &c, err);
+	return 0;
 }
 
 static void close_fds(int *fd, int n)
@@ -494,11 +463,6 @@ int kt_workset_spawn(struct kt_workset *ws, const Ktstr__WorkSpec *work, unsigne
 	return 0;
 }
 
-unsigned kt_workset_count(const struct kt_workset *ws)
-{
-	return ws->n;
-}
-
 pid_t kt_workset_pid(const struct kt_workset *ws, unsigned i)
 {
 	return i < ws->n ? ws->w[i].pid : -1;
@@ -543,13 +507,13 @@ static unsigned unreaped(struct kt_workset *ws)
 
 unsigned kt_workset_stop(struct kt_workset *ws, unsigned grace_ms)
 {
-	uint64_t deadline = mono_ns() + (uint64_t)grace_ms * 1000000;
+	uint64_t deadline = kt_now_ns() + (uint64_t)grace_ms * 1000000;
 	unsigned killed = 0;
 
 	__atomic_store_n(&ws->ctl->stop, 1, __ATOMIC_RELEASE);
 	futex(&ws->ctl->stop, FUTEX_WAKE, INT_MAX, NULL);
 	futex(&ws->ctl->start, FUTEX_WAKE, INT_MAX, NULL);
-	while (unreaped(ws) && mono_ns() < deadline) {
+	while (unreaped(ws) && kt_now_ns() < deadline) {
 		struct timespec ts = {0, 1000000};
 
 		nanosleep(&ts, NULL);
@@ -606,13 +570,22 @@ int kt_workset_stats(const struct kt_workset *ws, unsigned i, Ktstr__WorkerStats
 	if (pg->fault[0])
 		return kt_errf(err, "worker %u (%s, pid %d): %.*s", i, type_name(w->type), (int)w->pid,
 			       (int)sizeof(pg->fault), pg->fault);
-	if (w->reaped && !w->killed && WIFSIGNALED(w->status))
+	if (kt_workset_death_signal(ws, i))
 		return kt_errf(err, "worker %u (%s, pid %d) died of signal %d", i, type_name(w->type),
-			       (int)w->pid, WTERMSIG(w->status));
+			       (int)w->pid, kt_workset_death_signal(ws, i));
 	if (w->reaped && WIFEXITED(w->status) && WEXITSTATUS(w->status))
 		return kt_errf(err, "worker %u (%s, pid %d) exited with status %d", i,
 			       type_name(w->type), (int)w->pid, WEXITSTATUS(w->status));
 	return 0;
+}
+
+int kt_workset_death_signal(const struct kt_workset *ws, unsigned i)
+{
+	const struct worker *w = i < ws->n ? &ws->w[i] : NULL;
+
+	if (!w || !w->reaped || w->killed || !WIFSIGNALED(w->status))
+		return 0;
+	return WTERMSIG(w->status);
 }
 
 void kt_workset_free(struct kt_workset *ws)

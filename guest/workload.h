@@ -50,21 +50,15 @@ struct kt_workset;
 /* A set with room for MAX workers (1..KT_WORKSET_MAX). */
 int kt_workset_new(unsigned max, struct kt_workset **out, struct kt_err *err);
 
-/* Whether N workers of WORK can be spawned: a known type, an even count
- * for pipe_io, bursty burst_ms 1..60000 and sleep_ms 0..60000 (both 0 =
- * the defaults). kt_workset_spawn checks the same; this lets a spec be
- * rejected before anything runs. */
-int kt_work_check(const Ktstr__WorkSpec *work, unsigned n, struct kt_err *err);
-
 /* Fork N workers doing WORK; they wait for kt_workset_start(). *FIRST is
  * the index of the first new worker (kt_workset_pid(ws, *FIRST + i)). On
  * failure the workers forked so far stay in the set (free kills them).
- * Errors: unknown work type, odd pipe_io count, bad bursty timings, no
- * room, fork or pipe failures. */
+ * Errors: what kt_spec_work_check (entry_spec.h) refuses, no room, fork or
+ * pipe failures. */
 int kt_workset_spawn(struct kt_workset *ws, const Ktstr__WorkSpec *work, unsigned n,
 		     unsigned *first, struct kt_err *err);
 
-unsigned kt_workset_count(const struct kt_workset *ws);
+/* The pid of worker I, -1 when there is no such worker. */
 pid_t kt_workset_pid(const struct kt_workset *ws, unsigned i);
 
 /* Release every worker at once. */
@@ -77,9 +71,15 @@ unsigned kt_workset_stop(struct kt_workset *ws, unsigned grace_ms);
 /* The telemetry of worker I into OUT (initialised by the caller; cpus_seen
  * is malloc'd, so protobuf_c_message_free_unpacked(OUT, NULL) can free it).
  * Fails, still filling OUT, when the worker reported a fault of its own
- * (e.g. io_sync could not create its file); ERR says what. */
+ * (e.g. io_sync could not create its file), exited with an error status or
+ * died of a signal the set did not send; ERR says what. */
 int kt_workset_stats(const struct kt_workset *ws, unsigned i, Ktstr__WorkerStats *out,
 		     struct kt_err *err);
+
+/* The signal that killed worker I when the set did not send it (a crash,
+ * the OOM killer, a stray kill), else 0. Such a death is a finding about
+ * the run, where a fault (kt_workset_stats) is one of the set-up. */
+int kt_workset_death_signal(const struct kt_workset *ws, unsigned i);
 
 /* Kill (without grace) and reap any worker still running, free the set. */
 void kt_workset_free(struct kt_workset *ws);

@@ -14,46 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 #include "apt_mirror.h"
+#include "util.h"
 
 #define SOURCES_MAX (1 << 20) /* bytes of one sources file we read */
 #define FIELD_MAX 1024        /* bytes of one deb822 field value */
 #define APT_OUT_MAX (8 << 20) /* bytes of apt-cache output we keep */
 #define NAME_MAX_LEN 128      /* package names and versions we accept */
-
-/* ---- reading files ---- */
-
-static int slurp(const char *path, size_t max, char **out, size_t *len, struct kt_err *err)
-{
-	struct stat st;
-	size_t got = 0;
-	char *buf;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return kt_errf(err, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-		close(fd);
-		return kt_errf(err, "%s: not a regular file of at most %zu bytes", path, max);
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		abort();
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
-	buf[got] = 0;
-	*out = buf;
-	*len = got;
-	return 0;
-}
 
 /* ---- what counts as a Debian archive source ---- */
 
@@ -276,11 +242,9 @@ static int scan_deb822(const char *buf, size_t len, const char *path, struct kt_
 		       struct kt_err *err)
 {
 	const char *p = buf, *end = buf + len;
-	struct stanza *st = calloc(1, sizeof(*st));
+	struct stanza *st = kt_xcalloc(1, sizeof(*st));
 	int lineno = 0, found = 0;
 
-	if (!st)
-		abort();
 	st->cur = -1;
 	while (!found && p < end) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon, *q;
@@ -338,7 +302,7 @@ int kt_apt_mirror_scan(const char *path, struct kt_apt_mirror *m, struct kt_err 
 	char *buf;
 	int found = 0;
 
-	if (slurp(path, SOURCES_MAX, &buf, &len, err) < 0)
+	if (kt_read_file(path, SOURCES_MAX, &buf, &len, err) < 0)
 		return -1;
 	if (memchr(buf, 0, len)) {
 		free(buf);
@@ -528,9 +492,7 @@ static int run(char *const argv[], const char *cwd, char **out, size_t *outlen, 
 
 			if (len == cap && cap < APT_OUT_MAX) {
 				cap = cap ? cap * 2 : 65536;
-				buf = realloc(buf, cap + 1);
-				if (!buf)
-					abort();
+				buf = kt_xrealloc(buf, cap + 1);
 			}
 			if (len == cap) { /* over the limit: drain and discard */
 				char sink[4096];
@@ -573,25 +535,6 @@ static int run(char *const argv[], const char *cwd, char **out, size_t *outlen, 
 	return 0;
 }
 
-static int mkdir_p(const char *path, struct kt_err *err)
-{
-	char tmp[PATH_MAX];
-
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return kt_errf(err, "%s: path too long", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return kt_errf(err, "mkdir %s: %s", tmp, strerror(errno));
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return kt_errf(err, "mkdir %s: %s", tmp, strerror(errno));
-	return 0;
-}
-
 /* Replace PATH with TEXT unless it already holds exactly that. Returns 1
  * when it changed, 0 when not, -1 on error. */
 static int write_if_changed(const char *path, const char *text, struct kt_err *err)
@@ -600,7 +543,7 @@ static int write_if_changed(const char *path, const char *text, struct kt_err *e
 	size_t oldlen, n = strlen(text);
 	FILE *f;
 
-	if (slurp(path, 65536, &old, &oldlen, NULL) == 0) {
+	if (kt_read_file(path, 65536, &old, &oldlen, NULL) == 0) {
 		bool same = oldlen == n && !memcmp(old, text, n);
 
 		free(old);
@@ -643,7 +586,7 @@ static int apt_setup(struct kt_apt *a, const struct kt_apt_mirror *m, bool *chan
 
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", a->root, dirs[i]);
-		if (mkdir_p(path, err) < 0)
+		if (kt_mkdir_p(path, err) < 0)
 			return -1;
 	}
 	snprintf(path, sizeof(path), "%s/state/status", a->root);
@@ -697,16 +640,14 @@ int kt_apt_open(const char *dir, const char *suite, const struct kt_apt_mirror *
 		return kt_errf(err, "suite \"%s\": not a suite name", suite);
 	if (strchr(dir, '"') || strchr(dir, '\n'))
 		return kt_errf(err, "%s: a quote or newline in the cache path", dir);
-	a = calloc(1, sizeof(*a));
-	if (!a)
-		abort();
+	a = kt_xcalloc(1, sizeof(*a));
 	snprintf(a->suite, sizeof(a->suite), "%s", suite);
 	if (snprintf(a->root, sizeof(a->root), "%s/%s", dir, suite) >= (int)sizeof(a->root)) {
 		free(a);
 		return kt_errf(err, "%s: path too long", dir);
 	}
 	a->lock_fd = -1;
-	if (mkdir_p(a->root, err) < 0)
+	if (kt_mkdir_p(a->root, err) < 0)
 		goto fail;
 	snprintf(path, sizeof(path), "%s/lock", a->root);
 	a->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "elfdeps.h"
 #include "strv.h"
+#include "util.h"
 
 #define LD_SO_CONF "/etc/ld.so.conf"
 #define CONF_DEPTH_MAX 8   /* include nesting; a loop of includes stops here */
@@ -44,14 +45,6 @@ struct ctx {
 	struct kt_strv conf_dirs;
 };
 
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n);
-	if (!p)
-		abort();
-	return p;
-}
-
 static char *xstrdup(const char *s)
 {
 	char *r = s ? strdup(s) : NULL;
@@ -59,14 +52,6 @@ static char *xstrdup(const char *s)
 	if (s && !r)
 		abort();
 	return r;
-}
-
-static bool strv_has(const struct kt_strv *s, const char *str)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (!strcmp(s->v[i], str))
-			return true;
-	return false;
 }
 
 /* Fold "//", "." and ".." of the absolute path IN lexically into OUT. */
@@ -293,7 +278,7 @@ static void conf_line(char *line, struct kt_strv *dirs)
 	for (char *tok = strtok(line, " \t:,="); tok; tok = strtok(NULL, " \t:,=")) {
 		char norm[PATH_MAX];
 
-		if (normalize(tok, norm, sizeof(norm)) == 0 && !strv_has(dirs, norm))
+		if (normalize(tok, norm, sizeof(norm)) == 0 && !kt_strv_has(dirs, norm))
 			kt_strv_add(dirs, norm);
 	}
 }
@@ -380,7 +365,7 @@ static int add_obj(struct ctx *c, const char *guest, const char *needed_as, int 
 		return -1;
 	if (c->n == c->cap) {
 		c->cap = c->cap ? 2 * c->cap : 16;
-		c->o = xrealloc(c->o, c->cap * sizeof(*c->o));
+		c->o = kt_xrealloc(c->o, c->cap * sizeof(*c->o));
 	}
 	o = &c->o[c->n++];
 	*o = (struct obj){ .guest = xstrdup(guest), .host = xstrdup(host),
@@ -520,7 +505,7 @@ static void deps_add(struct kt_elfdeps *d, const struct obj *o)
 			return;
 	if (d->n == d->cap) {
 		d->cap = d->cap ? 2 * d->cap : 16;
-		d->v = xrealloc(d->v, d->cap * sizeof(*d->v));
+		d->v = kt_xrealloc(d->v, d->cap * sizeof(*d->v));
 	}
 	d->v[d->n] = (struct kt_elfdep){ .guest = xstrdup(o->guest), .host = xstrdup(o->host),
 					 .cache_only = o->cache_only };

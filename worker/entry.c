@@ -269,8 +269,8 @@ static void judge(const struct kt_entry_req *req, struct kt_entry_result *r,
 		set_status(r, KT_PASS, "zero-length scenario: booted, reported, powered off");
 		return;
 	}
-	if (kt_checks_eval(kt_scenario_checks(req->scenario), r->result, &r->checks, &r->n_checks,
-			   &e)) {
+	if (kt_checks_eval(req->checks ? req->checks : kt_scenario_checks(req->scenario), r->result,
+			   &r->checks, &r->n_checks, &e)) {
 		set_status(r, KT_INFRA, "guest telemetry cannot be judged: %s", e.msg);
 		return;
 	}

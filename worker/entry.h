@@ -44,6 +44,7 @@ struct kt_entry_req {
 	unsigned mem_mb;                 /* 0 = default for the topology */
 	enum kt_accel_mode accel;
 	const char *console_path;        /* may be NULL */
+	const struct kt_checks_cfg *checks; /* NULL = the scenario's own */
 };
 
 #define KT_ENTRY_MAX_LOGS 64

@@ -14,6 +14,7 @@
 #include "initramfs.h"
 #include "sha256.h"
 #include "strv.h"
+#include "util.h"
 
 /* Directories of every base archive (mount points and file homes), names
  * as stored: without the leading '/'. */
@@ -55,14 +56,6 @@ static void plan_free(struct plan *p)
 	kt_strv_free(&p->dirs);
 }
 
-static bool strv_has(const struct kt_strv *s, const char *str)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (!strcmp(s->v[i], str))
-			return true;
-	return false;
-}
-
 /* Add every parent directory of the stored name NAME to DIRS. */
 static void add_parents(struct kt_strv *dirs, const char *name)
 {
@@ -71,7 +64,7 @@ static void add_parents(struct kt_strv *dirs, const char *name)
 	snprintf(buf, sizeof(buf), "%s", name);
 	for (char *s = strchr(buf, '/'); s; s = strchr(s + 1, '/')) {
 		*s = 0;
-		if (!strv_has(dirs, buf))
+		if (!kt_strv_has(dirs, buf))
 			kt_strv_add(dirs, buf);
 		*s = '/';
 	}
@@ -91,14 +84,10 @@ static struct item *push(struct plan *p, const char *guest, const char *host)
 
 	if (p->n == p->cap) {
 		p->cap = p->cap ? 2 * p->cap : 32;
-		p->v = realloc(p->v, p->cap * sizeof(*p->v));
-		if (!p->v)
-			abort();
+		p->v = kt_xrealloc(p->v, p->cap * sizeof(*p->v));
 	}
 	it = &p->v[p->n++];
-	*it = (struct item){ .guest = strdup(guest), .host = strdup(host) };
-	if (!it->guest || !it->host)
-		abort();
+	*it = (struct item){ .guest = kt_xstrdup(guest), .host = kt_xstrdup(host) };
 	add_parents(&p->dirs, guest);
 	return it;
 }
@@ -160,9 +149,7 @@ static int add_cache_link(struct plan *p, const struct kt_elfdep *d, struct kt_e
 	}
 	it = push(p, name, d->host);
 	it->link = true;
-	it->target = strdup(d->guest);
-	if (!it->target)
-		abort();
+	it->target = kt_xstrdup(d->guest);
 	return 0;
 }
 
@@ -271,24 +258,6 @@ static int write_plan(const struct plan *p, FILE *f, const char *label, struct k
 	return rc;
 }
 
-static int mkdir_p(const char *path, struct kt_err *err)
-{
-	char buf[PATH_MAX], *s = buf;
-
-	if (!*path || (size_t)snprintf(buf, sizeof(buf), "%s", path) >= sizeof(buf))
-		return kt_errf(err, "'%s': bad directory path", path);
-	do {
-		s = strchr(s + 1, '/');
-		if (s)
-			*s = 0;
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return kt_errf(err, "%s: cannot create directory: %s", buf, strerror(errno));
-		if (s)
-			*s = '/';
-	} while (s);
-	return 0;
-}
-
 /* Write the archive to a temporary file in DIR and rename it to PATH. */
 static int write_atomic(const struct plan *p, const char *dir, const char *path,
 			struct kt_err *err)
@@ -344,7 +313,7 @@ int kt_initramfs_base(const char *cache_dir, const char *agent_path,
 		rc = 0; /* built before: the name is the content */
 		goto out;
 	}
-	if (mkdir_p(dir, err) == 0)
+	if (kt_mkdir_p(dir, err) == 0)
 		rc = write_atomic(&p, dir, out_path, err);
 out:
 	plan_free(&p);
@@ -414,7 +383,7 @@ static int write_entry_files(FILE *out, const char *out_path, const struct kt_in
 		kt_strv_init(&parents);
 		add_parents(&parents, name);
 		for (size_t j = 0; j < parents.n && !rc; j++) {
-			if (layout_dir(parents.v[j]) || strv_has(&dirs, parents.v[j]))
+			if (layout_dir(parents.v[j]) || kt_strv_has(&dirs, parents.v[j]))
 				continue;
 			kt_strv_add(&dirs, parents.v[j]);
 			rc = kt_cpio_dir(c, parents.v[j], 0755, err);

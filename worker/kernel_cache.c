@@ -16,6 +16,7 @@
 #include "apt_mirror.h"
 #include "kernel_cache.h"
 #include "sha256.h"
+#include "util.h"
 
 #define IMAGE_MAX (512ull << 20)  /* larger than any kernel image we expect */
 #define CONFIG_MAX (16u << 20)     /* a .config is ~130 KiB */
@@ -25,88 +26,11 @@
 
 /* ---- small file helpers ---- */
 
-static int mkdir_p(const char *path, struct kt_err *err)
-{
-	char tmp[PATH_MAX];
-
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return kt_errf(err, "%s: path too long", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return kt_errf(err, "mkdir %s: %s", tmp, strerror(errno));
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return kt_errf(err, "mkdir %s: %s", tmp, strerror(errno));
-	return 0;
-}
-
-/* Read at most MAX bytes of a regular file (NUL-terminated copy). */
-static int slurp(const char *path, size_t max, char **out, size_t *len, struct kt_err *err)
-{
-	struct stat st;
-	size_t got = 0;
-	char *buf;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return kt_errf(err, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-		close(fd);
-		return kt_errf(err, "%s: not a regular file of at most %zu bytes", path, max);
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		abort();
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
-	buf[got] = 0;
-	*out = buf;
-	*len = got;
-	return 0;
-}
-
 static bool is_file(const char *path)
 {
 	struct stat st;
 
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static int write_file(const char *path, const void *data, size_t len, struct kt_err *err)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	const char *p = data;
-
-	if (fd < 0)
-		return kt_errf(err, "%s: %s", path, strerror(errno));
-	while (len) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			close(fd);
-			return kt_errf(err, "%s: write: %s", path, strerror(errno));
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	if (fsync(fd) < 0 || close(fd) < 0)
-		return kt_errf(err, "%s: fsync: %s", path, strerror(errno));
-	return 0;
 }
 
 /* Copy SRC (a regular file of at most MAX bytes) to DST, synced. */
@@ -187,14 +111,6 @@ static bool is_hex(const char *s, size_t min, size_t max)
 	return true;
 }
 
-static bool printable(const char *s)
-{
-	for (; *s; s++)
-		if (*s < 0x20 || *s > 0x7e)
-			return false;
-	return true;
-}
-
 /* ---- the cache directory and its locks ---- */
 
 int kt_kcache_dir(char *buf, size_t len, struct kt_err *err)
@@ -228,7 +144,7 @@ static int cache_lock(const char *cache, struct kt_err *err)
 	char path[PATH_MAX];
 	int fd;
 
-	if (mkdir_p(cache, err) < 0)
+	if (kt_mkdir_p(cache, err) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/lock", cache);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -291,7 +207,7 @@ static int work_create(const char *cache, struct workdir *w, struct kt_err *err)
 		return -1;
 	sweep(cache);
 	snprintf(w->path, sizeof(w->path), "%s/tmp", cache);
-	if (mkdir_p(w->path, err) < 0)
+	if (kt_mkdir_p(w->path, err) < 0)
 		goto out;
 	snprintf(w->path, sizeof(w->path), "%s/tmp/XXXXXX", cache);
 	if (!mkdtemp(w->path)) {
@@ -397,9 +313,7 @@ static int image_check(const char *path, struct kt_bzimage *bz, uint64_t *size, 
 		return kt_errf(err, "%s: %jd bytes, larger than any kernel image", path,
 			       (intmax_t)st.st_size);
 	}
-	head = malloc(KT_BZIMAGE_HEAD);
-	if (!head)
-		abort();
+	head = kt_xcalloc(KT_BZIMAGE_HEAD, 1);
 	n = pread(fd, head, KT_BZIMAGE_HEAD, 0);
 	close(fd);
 	r = n < 0 ? kt_errf(err, "read: %s", strerror(errno))
@@ -452,7 +366,7 @@ static int config_check(const char *path, int *sched_ext, int *btf, struct kt_er
 	char *text;
 	int r;
 
-	if (slurp(path, CONFIG_MAX, &text, &len, err) < 0)
+	if (kt_read_file(path, CONFIG_MAX, &text, &len, err) < 0)
 		return -1;
 	r = kt_kconfig_parse(text, len, sched_ext, btf, err);
 	free(text);
@@ -487,7 +401,7 @@ int kt_kmeta_format(const struct kt_kernel *k, char *buf, size_t len, struct kt_
 
 	if (!sha_ok(k->sha256))
 		return kt_errf(err, "meta: sha256 \"%.70s\" is not 64 lower-case hex digits", k->sha256);
-	if (!k->version[0] || !printable(k->version) || !k->source[0] || !printable(k->source))
+	if (!k->version[0] || !kt_printable(k->version) || !k->source[0] || !kt_printable(k->source))
 		return kt_errf(err, "meta: version or source is empty or has a control character");
 	if (k->has_sched_ext < -1 || k->has_sched_ext > 1 || k->has_btf < -1 || k->has_btf > 1 ||
 	    k->fetched_at < 0)
@@ -544,7 +458,7 @@ static int meta_value(struct kt_kernel *k, int key, const char *v)
 		char *dst = key == M_VERSION ? k->version : k->source;
 		size_t cap = key == M_VERSION ? sizeof(k->version) : sizeof(k->source);
 
-		if (!*v || strlen(v) >= cap || !printable(v))
+		if (!*v || strlen(v) >= cap || !kt_printable(v))
 			return -1;
 		strcpy(dst, v);
 		return 0;
@@ -624,7 +538,7 @@ static int entry_read(const char *cache, const char *sha, struct kt_kernel *k, s
 	int r;
 
 	entry_path(cache, sha, "meta", path, sizeof(path));
-	if (slurp(path, KT_KMETA_MAX, &text, &len, err) < 0) {
+	if (kt_read_file(path, KT_KMETA_MAX, &text, &len, err) < 0) {
 		entry_path(cache, sha, NULL, path, sizeof(path));
 		if (access(path, F_OK) < 0 && errno == ENOENT)
 			return 1;
@@ -660,7 +574,7 @@ static int write_meta(const char *dir, const struct kt_kernel *k, struct kt_err 
 		return -1;
 	snprintf(tmp, sizeof(tmp), "%s/meta.tmp", dir);
 	snprintf(path, sizeof(path), "%s/meta", dir);
-	if (write_file(tmp, text, strlen(text), err) < 0)
+	if (kt_write_file(tmp, text, strlen(text), err) < 0)
 		return -1;
 	if (rename(tmp, path) < 0)
 		return kt_errf(err, "rename %s: %s", tmp, strerror(errno));
@@ -732,7 +646,7 @@ static int entry_install(const char *cache, const char *staged, const char *sour
 	if (lock < 0)
 		return -1;
 	entry_path(cache, "", NULL, dst, sizeof(dst));
-	r = mkdir_p(dst, err);
+	r = kt_mkdir_p(dst, err);
 	entry_path(cache, k.sha256, NULL, dst, sizeof(dst));
 	if (r == 0 && access(dst, F_OK) == 0)
 		r = entry_merge(cache, staged, &k, err);
@@ -806,9 +720,7 @@ int kt_kcache_list(const char *cache, struct kt_kernel **out, size_t *n, struct 
 			continue;
 		if (len == cap) {
 			cap = cap ? cap * 2 : 16;
-			v = realloc(v, cap * sizeof(*v));
-			if (!v)
-				abort();
+			v = kt_xrealloc(v, cap * sizeof(*v));
 		}
 		r = entry_read(cache, de->d_name, &v[len], err);
 		if (r < 0) {

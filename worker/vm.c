@@ -10,23 +10,15 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include "frame.h"
+#include "util.h"
 #include "vm.h"
 
 /* After the guest said it is done, QEMU gets this long to power off. */
 #define KT_VM_EXIT_GRACE_MS 5000
 /* QEMU gets this long to create its control socket. */
 #define KT_VM_SOCKET_WAIT_MS 10000
-
-uint64_t kt_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct vm {
 	const struct kt_vm_opts *o;

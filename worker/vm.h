@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include "err.h"
 #include "qemu.h"
+#include "util.h" /* kt_now_ms */
 
 #define KT_CONSOLE_TAIL 4096
 
@@ -47,7 +48,5 @@ struct kt_vm_outcome {
 
 int kt_vm_run(const struct kt_vm_opts *opts, struct kt_vm_outcome *out, struct kt_err *err);
 
-/* Milliseconds of CLOCK_MONOTONIC. */
-uint64_t kt_now_ms(void);
 
 #endif

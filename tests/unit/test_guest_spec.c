@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "scenario.h"
+#include "entry_spec.h"
 #include "spec.h"
 
 /* One step of two cgroups, all owned by the struct. */
@@ -76,6 +76,13 @@ static void valid(void **state)
 	assert_int_equal(kt_spec_hold_ms(&f.e, &f.st), 1234);
 	f.st.hold = NULL;
 	assert_int_equal(kt_spec_hold_ms(&f.e, &f.st), 0);
+	/* Names that only look like cgroupfs files are fine. */
+	f.cg[0].name = "cgroup";
+	f.cg[1].name = "cpu_hog.1";
+	assert_int_equal(kt_spec_validate(&f.e, &e), 0);
+	f.cg[0].name = "a.cpu";
+	f.cg[1].name = "...";
+	assert_int_equal(kt_spec_validate(&f.e, &e), 0);
 	/* Zero-length scenarios are valid. */
 	f.e.n_steps = 0;
 	f.e.duration_ms = 0;
@@ -85,7 +92,8 @@ static void valid(void **state)
 static void invalid(void **state)
 {
 	static const char *const bad_names[] = {"", ".", "..", "a/b", "a b", "x\n",
-		"0123456789012345678901234567890123456789012345678901234567890123"};
+		"0123456789012345678901234567890123456789012345678901234567890123",
+		"cgroup.procs", "cpu.max", "cpuset.cpus", "memory.pressure", "io.x", "pids."};
 	struct fspec f;
 
 	(void)state;
@@ -97,6 +105,14 @@ static void invalid(void **state)
 		f.cg[1].name = (char *)bad_names[i];
 		expect_err(&f, "step 0 cgroup 1: name");
 	}
+	mk(&f);
+	f.cg[1].name = "cgroup.procs";
+	expect_err(&f, "name 'cgroup.procs' is not valid (cgroup.*, cpu.*, memory.* and the like "
+		   "are cgroupfs interface files)");
+	f.cg[1].name = "..";
+	expect_err(&f, "name '..' is not valid (. and .. are directory entries)");
+	f.cg[1].name = "x\ty";
+	expect_err(&f, "name 'x?y' is not valid (1 to 63 of A-Z a-z 0-9 _ . -)");
 	mk(&f);
 	f.cg[1].name = "cg_0";
 	expect_err(&f, "step 0: cgroup name 'cg_0' appears twice");
@@ -174,6 +190,14 @@ static void unpack_and_load(void **state)
 	assert_string_equal(out->name, "two-cgroups");
 	assert_int_equal(out->steps[0]->n_cgroups, 2);
 	ktstr__entry_spec__free_unpacked(out, NULL);
+	/* Unpacking does not judge: that is kt_spec_validate's job. */
+	f.cg[1].name = "..";
+	len = ktstr__entry_spec__pack(&f.e, buf);
+	assert_int_equal(kt_spec_unpack(buf, len, &out, &e), 0);
+	assert_int_equal(kt_spec_validate(out, &e), -1);
+	ktstr__entry_spec__free_unpacked(out, NULL);
+	f.cg[1].name = "cg_1";
+	len = ktstr__entry_spec__pack(&f.e, buf);
 	assert_int_equal(kt_spec_unpack((const uint8_t *)"\xff\xff\xff", 3, &out, &e), -1);
 	assert_non_null(strstr(e.msg, "3 bytes are not a valid ktstr.EntrySpec"));
 
@@ -192,7 +216,7 @@ static void unpack_and_load(void **state)
 	fclose(fp);
 	free(big);
 	assert_int_equal(kt_spec_load(path, &out, &e), -1);
-	assert_non_null(strstr(e.msg, "larger than"));
+	assert_non_null(strstr(e.msg, "larger than 1048576 bytes"));
 	unlink(path);
 	assert_int_equal(kt_spec_load(path, &out, &e), -1);
 	assert_non_null(strstr(e.msg, "No such file"));

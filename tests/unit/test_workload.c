@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
+#include "entry_spec.h"
 #include "workload.h"
 
 #define RUN_MS 300
@@ -41,8 +42,8 @@ static void run2(const Ktstr__WorkSpec *w, unsigned ms, Ktstr__WorkerStats out[2
 	if (kt_workset_spawn(ws, w, 2, &first, &e))
 		fail_msg("%s", e.msg);
 	assert_int_equal(first, 0);
-	assert_int_equal(kt_workset_count(ws), 2);
 	assert_true(kt_workset_pid(ws, 0) > 0 && kt_workset_pid(ws, 1) > 0);
+	assert_int_equal(kt_workset_pid(ws, 2), -1);
 	kt_workset_start(ws);
 	sleep_ms(ms);
 	assert_int_equal(kt_workset_stop(ws, 2000), 0);
@@ -188,6 +189,54 @@ static void killed_keep_numbers(void **state)
 	kt_workset_free(ws);
 }
 
+/* A worker killed by a signal the set did not send fails its stats with
+ * the signal named, and still leaves its numbers; its partner is fine. */
+static void died_of_signal(void **state)
+{
+	Ktstr__WorkSpec w = work(KTSTR__WORK_TYPE__WORK_CPU_SPIN);
+	Ktstr__WorkerStats s[2] = {KTSTR__WORKER_STATS__INIT, KTSTR__WORKER_STATS__INIT};
+	struct kt_workset *ws;
+	struct kt_err e = {{0}};
+	unsigned first;
+
+	(void)state;
+	assert_int_equal(kt_workset_new(2, &ws, &e), 0);
+	assert_int_equal(kt_workset_spawn(ws, &w, 2, &first, &e), 0);
+	kt_workset_start(ws);
+	sleep_ms(200);
+	assert_int_equal(kill(kt_workset_pid(ws, 1), SIGTERM), 0);
+	sleep_ms(50);
+	assert_int_equal(kt_workset_stop(ws, 2000), 0);
+	assert_int_equal(kt_workset_death_signal(ws, 0), 0);
+	assert_int_equal(kt_workset_death_signal(ws, 1), SIGTERM);
+	assert_int_equal(kt_workset_death_signal(ws, 2), 0); /* no such worker */
+	assert_int_equal(kt_workset_stats(ws, 0, &s[0], &e), 0);
+	assert_int_equal(kt_workset_stats(ws, 1, &s[1], &e), -1);
+	if (!strstr(e.msg, "worker 1 (WORK_CPU_SPIN") || !strstr(e.msg, "died of signal 15"))
+		fail_msg("unexpected error '%s'", e.msg);
+	assert_true(s[0].work_units > 0 && s[1].work_units > 0);
+	free_stats(s);
+	kt_workset_free(ws);
+}
+
+/* Workers the set had to kill after the grace period did not "die". */
+static void killed_is_not_death(void **state)
+{
+	Ktstr__WorkSpec w = work(KTSTR__WORK_TYPE__WORK_CPU_SPIN);
+	struct kt_workset *ws;
+	struct kt_err e;
+	unsigned first;
+
+	(void)state;
+	assert_int_equal(kt_workset_new(1, &ws, &e), 0);
+	assert_int_equal(kt_workset_spawn(ws, &w, 1, &first, &e), 0);
+	kt_workset_start(ws);
+	sleep_ms(50);
+	kt_workset_stop(ws, 0);
+	assert_int_equal(kt_workset_death_signal(ws, 0), 0);
+	kt_workset_free(ws);
+}
+
 /* Spawned but never started: free ends them without a hang. */
 static void never_started(void **state)
 {
@@ -218,7 +267,7 @@ static void expect_err(const Ktstr__WorkSpec *w, unsigned n, const char *want)
 	assert_int_equal(kt_workset_spawn(ws, w, n, &first, &e), -1);
 	if (!strstr(e.msg, want))
 		fail_msg("error '%s' lacks '%s'", e.msg, want);
-	assert_int_equal(kt_workset_count(ws), 0);
+	assert_int_equal(kt_workset_pid(ws, 0), -1); /* none forked */
 	kt_workset_free(ws);
 }
 
@@ -240,7 +289,7 @@ static void bad_specs(void **state)
 	expect_err(&w, 1, "unknown work type 42");
 	w = work(KTSTR__WORK_TYPE__WORK_CPU_SPIN);
 	expect_err(&w, 5, "5 more workers do not fit");
-	assert_int_equal(kt_work_check(&w, 1, &e), 0);
+	assert_int_equal(kt_spec_work_check(&w, 1, &e), 0);
 	assert_int_equal(kt_workset_new(0, &ws, &e), -1);
 	assert_int_equal(kt_workset_new(KT_WORKSET_MAX + 1, &ws, &e), -1);
 }
@@ -256,6 +305,8 @@ int main(void)
 		cmocka_unit_test(pipe_io),
 		cmocka_unit_test(bursty_gap),
 		cmocka_unit_test(killed_keep_numbers),
+		cmocka_unit_test(died_of_signal),
+		cmocka_unit_test(killed_is_not_death),
 		cmocka_unit_test(never_started),
 		cmocka_unit_test(bad_specs),
 	};
