@@ -162,11 +162,13 @@ static void check_work(const Ktstr__ScenarioResult *res, struct kt_check *c)
 			(unsigned long long)least, cg_name(least_cg), least_w);
 }
 
-static double off_cpu_pct(const Ktstr__WorkerStats *w)
+/* Share of wall time spent runnable but not running (schedstat run delay):
+ * the off-CPU time a worker did not choose. For CPU-bound work it equals
+ * wall - cpu; for blocking work (pipes, sleeps) it leaves out the waiting
+ * the work asked for, which differs between workers by design. */
+static double wait_pct(const Ktstr__WorkerStats *w)
 {
-	uint64_t off = w->wall_ns > w->cpu_ns ? w->wall_ns - w->cpu_ns : 0;
-
-	return fmin(100.0, (double)off * 100.0 / (double)w->wall_ns);
+	return fmin(100.0, (double)w->run_delay_ns * 100.0 / (double)w->wall_ns);
 }
 
 /* The spread of one cgroup's measured workers; *MEASURED their count. */
@@ -179,7 +181,7 @@ static double cg_spread(const Ktstr__CgroupStats *cg, size_t *hi, size_t *lo, do
 
 		if (!cg->workers[w]->wall_ns)
 			continue;
-		pct = off_cpu_pct(cg->workers[w]);
+		pct = wait_pct(cg->workers[w]);
 		if (!(*measured)++ || pct > *hi_pct) {
 			*hi = w;
 			*hi_pct = pct;
@@ -241,7 +243,7 @@ static void check_spread(const struct kt_checks_cfg *cfg, const Ktstr__ScenarioR
 	if (!worst)
 		msg_add(&m, "no cgroup has 2 measured workers, nothing to compare");
 	else
-		msg_add(&m, "off-CPU spread %.1f pp in %s (worker %zu %.1f%%, worker %zu %.1f%%) "
+		msg_add(&m, "run-queue wait spread %.1f pp in %s (worker %zu %.1f%%, worker %zu %.1f%%) "
 			"%s %.1f pp; %zu cgroups compared", spread, cg_name(worst), whi, whi_pct, wlo,
 			wlo_pct, c->passed ? "within" : "exceeds", cfg->max_spread, compared);
 	add_unmeasured(res, &m);

@@ -5,9 +5,12 @@
  * and states value and threshold. A check passes when value <= threshold.
  *
  *   not_starved.work    workers that did no work units;     threshold 0
- *   not_starved.spread  largest spread (max - min) of off-CPU % among the
- *                       workers of one cgroup, off-CPU % = 100 * (1 - cpu/wall)
- *                       clamped to [0, 100]; threshold max_spread. Workers
+ *   not_starved.spread  largest spread (max - min) of run-queue wait % among
+ *                       the workers of one cgroup, wait % = 100 * run_delay /
+ *                       wall (schedstat), clamped to [0, 100]: the off-CPU
+ *                       time a worker did not choose (for CPU-bound work the
+ *                       same as 100 * (1 - cpu/wall); blocking work's own
+ *                       sleeps do not count); threshold max_spread. Workers
  *                       with wall time 0 were not measured: left out of
  *                       the spread and named in the message.
  *   not_starved.gap     largest gap between progress checks, ms; max_gap_ms

@@ -49,7 +49,7 @@
 struct kt_checks_cfg {
 	bool not_starved;  /* default true */
 	double max_gap_ms; /* default 2000 */
-	double max_spread; /* default 15 (percentage points of off-CPU time) */
+	double max_spread; /* default 15 (percentage points of run-queue wait) */
 	bool isolation;    /* default false (see above) */
 };
 

@@ -1089,7 +1089,7 @@ static int test(struct pctx *c, const yaml_node_t *n, const char *path, struct k
 	t->is_file = scenario_is_file(scenario);
 	if (!t->is_file && kt_scenario_load(scenario, &sc, &e))
 		return perr(c, v[T_SCENARIO], p, "%s", e.msg);
-	join(np, path, v[T_NAME] ? "name" : "constraints");
+	join(np, path, "name");
 	if (v[T_NAME] ? get_name(c, v[T_NAME], np, t->name) :
 			default_name(c, v[T_SCENARIO], p, scenario, t))
 		goto fail;
@@ -1100,4 +1100,429 @@ static int test(struct pctx *c, const yaml_node_t *n, const char *path, struct k
 fail:
 	kt_scenario_free(sc);
 	return -1;
+}
+
+static int tests(struct pctx *c, const yaml_node_t *n, struct kt_matrix *m)
+{
+	char p[PATH_MAX_LEN], np[PATH_MAX_LEN];
+
+	if (get_seq(c, n, "tests", 1, MAX_ITEMS, "a list of tests"))
+		return -1;
+	m->tests = kt_xcalloc(seq_len(n), sizeof(*m->tests));
+	for (size_t i = 0; i < seq_len(n); i++) {
+		const yaml_node_t *tn = seq_item(c, n, i);
+		struct test *t = &m->tests[i];
+
+		join_index(p, "tests", i);
+		m->n_tests++;
+		if (test(c, tn, p, m, t))
+			return -1;
+		join(np, p, "name");
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(m->tests[j].name, t->name))
+				return perr(c, tn, np, "'%s' is already the name of tests[%zu] (entry "
+					    "names must be unique: give one a name:)", t->name, j);
+	}
+	return 0;
+}
+
+/* Entries = kernels x the tests' topologies x their schedulers' profiles. */
+static int count_entries(struct pctx *c, const yaml_node_t *at, struct kt_matrix *m)
+{
+	size_t combos = 0;
+
+	for (size_t i = 0; i < m->n_tests; i++) {
+		size_t profiles = 0;
+
+		for (size_t j = 0; j < m->n_scheds; j++)
+			if (m->tests[i].scheds >> j & 1)
+				profiles += m->scheds[j].n_profiles;
+		combos += (size_t)__builtin_popcountll(m->tests[i].topos) * profiles;
+	}
+	m->n_entries = m->kernels.n * combos;
+	if (m->n_entries > KT_MATRIX_MAX_ENTRIES)
+		return perr(c, at, "tests", "the matrix expands to %zu entries (%zu kernels x %zu "
+			    "test, topology and profile combinations), more than %d", m->n_entries,
+			    m->kernels.n, combos, KT_MATRIX_MAX_ENTRIES);
+	return 0;
+}
+
+static int root(struct pctx *c, const yaml_node_t *n, struct kt_matrix *m)
+{
+	static const char *const keys[] = { "name", "priority", "kernels", "schedulers",
+					     "topologies", "tests" };
+	yaml_node_t *v[6];
+
+	if (fields(c, n, "", keys, 6, v))
+		return -1;
+	if (!v[0])
+		return missing(c, n, "", "name");
+	for (size_t i = 2; i < 6; i++)
+		if (i != 3 && !v[i])
+			return missing(c, n, "", keys[i]);
+	if (get_name(c, v[0], "name", m->name) ||
+	    (v[1] && get_int(c, v[1], "priority", 1000, &m->priority)) ||
+	    kernels(c, v[2], m) || topologies(c, v[4], m))
+		return -1;
+	if (v[3] ? schedulers(c, v[3], m) : (default_schedulers(m), 0))
+		return -1;
+	return tests(c, v[5], m) || count_entries(c, v[5], m) ? -1 : 0;
+}
+
+/* ---- loading (bounded like common/scenario.c) ---- */
+
+static unsigned long offset_line(const char *text, size_t len, size_t off)
+{
+	unsigned long line = 1;
+
+	for (size_t i = 0; i < off && i < len; i++)
+		line += text[i] == '\n';
+	return line;
+}
+
+static int syntax_error(const yaml_parser_t *ps, const char *text, size_t len, const char *file,
+			struct kt_err *err)
+{
+	unsigned long line = ps->error == YAML_READER_ERROR ?
+		offset_line(text, len, ps->problem_offset) : (unsigned long)ps->problem_mark.line + 1;
+
+	if (ps->error == YAML_MEMORY_ERROR)
+		return kt_errf(err, "%s: out of memory while parsing", file);
+	return kt_errf(err, "%s:%lu: YAML syntax error: %s", file, line,
+		       ps->problem ? ps->problem : "invalid");
+}
+
+#define MAX_DEPTH 16   /* the schema needs 6 */
+#define MAX_ANCHORS 64
+
+static const char *event_anchor(const yaml_event_t *ev)
+{
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		return (const char *)ev->data.scalar.anchor;
+	case YAML_SEQUENCE_START_EVENT:
+		return (const char *)ev->data.sequence_start.anchor;
+	case YAML_MAPPING_START_EVENT:
+		return (const char *)ev->data.mapping_start.anchor;
+	default:
+		return NULL;
+	}
+}
+
+/* libyaml's scanner is quadratic in the nesting depth and its alias lookup
+ * in the number of anchors; a cheap event pass bounds both (and allows one
+ * document) before the document is loaded. */
+static int prescan(const char *text, size_t len, const char *file, struct kt_err *err)
+{
+	int depth = 0, anchors = 0, docs = 0, rc = 0;
+	yaml_parser_t ps;
+	yaml_event_t ev;
+	bool end = false;
+
+	if (!yaml_parser_initialize(&ps))
+		return kt_errf(err, "%s: out of memory", file);
+	yaml_parser_set_input_string(&ps, (const unsigned char *)text, len);
+	while (!end && !rc) {
+		unsigned long line;
+
+		if (!yaml_parser_parse(&ps, &ev)) {
+			rc = syntax_error(&ps, text, len, file, err);
+			break;
+		}
+		line = (unsigned long)ev.start_mark.line + 1;
+		end = ev.type == YAML_STREAM_END_EVENT;
+		if (event_anchor(&ev) && ++anchors > MAX_ANCHORS)
+			rc = kt_errf(err, "%s:%lu: more than %d anchors", file, line, MAX_ANCHORS);
+		else if ((ev.type == YAML_SEQUENCE_START_EVENT ||
+			  ev.type == YAML_MAPPING_START_EVENT) && ++depth > MAX_DEPTH)
+			rc = kt_errf(err, "%s:%lu: nested deeper than %d levels", file, line,
+				     MAX_DEPTH);
+		else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT)
+			depth--;
+		else if (ev.type == YAML_DOCUMENT_START_EVENT && ++docs > 1)
+			rc = kt_errf(err, "%s:%lu: a second YAML document: a matrix file holds one",
+				     file, line);
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&ps);
+	return rc;
+}
+
+static int load(const char *text, size_t len, const char *file, yaml_document_t *doc,
+		struct kt_err *err)
+{
+	yaml_parser_t ps;
+	int rc = 0;
+
+	if (prescan(text, len, file, err))
+		return -1;
+	if (!yaml_parser_initialize(&ps))
+		return kt_errf(err, "%s: out of memory", file);
+	yaml_parser_set_input_string(&ps, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&ps, doc)) {
+		rc = syntax_error(&ps, text, len, file, err);
+	} else if (!yaml_document_get_root_node(doc) ||
+		   is_null(yaml_document_get_root_node(doc))) {
+		yaml_document_delete(doc);
+		rc = kt_errf(err, "%s:1: empty file (expected a mapping with name, kernels, "
+			     "topologies and tests)", file);
+	}
+	yaml_parser_delete(&ps);
+	return rc;
+}
+
+/* ---- entry points ---- */
+
+void kt_matrix_free(struct kt_matrix *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->n_scheds; i++) {
+		struct sched *s = &m->scheds[i];
+
+		free(s->binary);
+		kt_strv_free(&s->args);
+		for (size_t j = 0; j < s->n_flags; j++)
+			kt_strv_free(&s->flags[j].args);
+		for (size_t j = 0; j < s->n_profiles; j++)
+			free(s->profiles[j].name);
+		free(s->profiles);
+	}
+	for (size_t i = 0; i < m->n_tests; i++) {
+		struct test *t = &m->tests[i];
+
+		free(t->scenario);
+		free(t->accel);
+		kt_strv_free(&t->sched_args);
+		kt_strv_free(&t->tags);
+	}
+	free(m->scheds);
+	free(m->tests);
+	kt_strv_free(&m->kernels);
+	kt_strv_free(&m->files);
+	kt_strv_free(&m->binaries);
+	free(m->file);
+	free(m);
+}
+
+int kt_matrix_parse(const char *yaml, size_t len, const char *filename, struct kt_matrix **out,
+		    struct kt_err *err)
+{
+	struct kt_matrix *m;
+	yaml_document_t doc;
+	struct pctx c = { filename ? filename : "<matrix>", &doc, err };
+
+	*out = NULL;
+	if (len > KT_MATRIX_MAX_BYTES)
+		return kt_errf(err, "%s: %zu bytes is more than the limit of %u", c.file, len,
+			       KT_MATRIX_MAX_BYTES);
+	if (load(yaml, len, c.file, &doc, err))
+		return -1;
+	m = kt_xcalloc(1, sizeof(*m));
+	m->file = kt_xstrdup(c.file);
+	if (root(&c, yaml_document_get_root_node(&doc), m)) {
+		kt_matrix_free(m);
+		m = NULL;
+	}
+	yaml_document_delete(&doc);
+	*out = m;
+	return m ? 0 : -1;
+}
+
+const char *kt_matrix_name(const struct kt_matrix *m)
+{
+	return m->name;
+}
+
+int kt_matrix_priority(const struct kt_matrix *m)
+{
+	return m->priority;
+}
+
+size_t kt_matrix_n_kernels(const struct kt_matrix *m)
+{
+	return m->kernels.n;
+}
+
+const char *kt_matrix_kernel(const struct kt_matrix *m, size_t i)
+{
+	return i < m->kernels.n ? m->kernels.v[i] : NULL;
+}
+
+size_t kt_matrix_n_files(const struct kt_matrix *m)
+{
+	return m->files.n;
+}
+
+const char *kt_matrix_file(const struct kt_matrix *m, size_t i)
+{
+	return i < m->files.n ? m->files.v[i] : NULL;
+}
+
+size_t kt_matrix_n_binaries(const struct kt_matrix *m)
+{
+	return m->binaries.n;
+}
+
+const char *kt_matrix_binary(const struct kt_matrix *m, size_t i)
+{
+	return i < m->binaries.n ? m->binaries.v[i] : NULL;
+}
+
+size_t kt_matrix_n_entries(const struct kt_matrix *m)
+{
+	return m->n_entries;
+}
+
+int kt_matrix_check_file(const struct kt_matrix *m, const char *file,
+			 const struct kt_scenario *s, struct kt_err *err)
+{
+	bool named = false;
+
+	for (size_t i = 0; i < m->n_tests; i++) {
+		const struct test *t = &m->tests[i];
+
+		if (!t->is_file || strcmp(t->scenario, file))
+			continue;
+		named = true;
+		if (check_scenario(m, t, s, err))
+			return kt_err_prefix(err, "%s:%lu: tests[%zu].scenario", m->file, t->line, i);
+	}
+	if (!named)
+		return kt_errf(err, "%s: no test names the scenario file '%.200s'", m->file, file);
+	return 0;
+}
+
+/* ---- expansion ---- */
+
+static char *__attribute__((format(printf, 1, 2))) xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	if (vasprintf(&p, fmt, ap) < 0)
+		p = NULL;
+	va_end(ap);
+	if (!p)
+		abort(); /* out of memory, as kt_xcalloc */
+	return p;
+}
+
+static const char *label_of(const struct kt_matrix *m, const struct kt_matrix_kernel_info *ki,
+			    size_t i)
+{
+	return ki && ki[i].label ? ki[i].label : m->kernels.v[i];
+}
+
+/* Labels go into entry names: one path component, printable, distinct. */
+static int check_labels(const struct kt_matrix *m, const struct kt_matrix_kernel_info *ki,
+			struct kt_err *err)
+{
+	for (size_t i = 0; i < m->kernels.n; i++) {
+		const char *l = label_of(m, ki, i);
+		size_t len = strlen(l);
+
+		if (!len || len > LABEL_MAX || !kt_printable(l) || strchr(l, '/') || strchr(l, ' '))
+			return kt_errf(err, "%s: kernels[%zu] '%.64s': label '%.200s' cannot go into "
+				       "entry names (1 to %d printable characters, no '/' or space)",
+				       m->file, i, m->kernels.v[i], l, LABEL_MAX);
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(label_of(m, ki, j), l))
+				return kt_errf(err, "%s: kernels[%zu] '%.64s' and kernels[%zu] '%.64s' "
+					       "are the same kernel (%s): entry names would clash",
+					       m->file, j, m->kernels.v[j], i, m->kernels.v[i], l);
+	}
+	return 0;
+}
+
+static void strv_copy(struct kt_strv *dst, const struct kt_strv *src)
+{
+	for (size_t i = 0; i < src->n; i++)
+		kt_strv_add(dst, src->v[i]);
+}
+
+static void fill_entry(const struct kt_matrix *m, const struct kt_matrix_kernel_info *ki,
+		       const struct test *t, const struct topo *tp, const struct sched *s,
+		       const struct profile *pr, size_t k, struct kt_entry_def *d)
+{
+	const char *label = label_of(m, ki, k);
+	bool scx = strcmp(s->name, EEVDF);
+
+	d->name = xasprintf("%s/%s/%s:%s/%s", t->name, tp->canon, s->name, pr->name, label);
+	d->test = kt_xstrdup(t->name);
+	d->scenario = kt_xstrdup(t->scenario);
+	d->scenario_is_file = t->is_file;
+	d->kernel_idx = k;
+	d->topology = kt_xstrdup(tp->canon);
+	d->topo = tp->t;
+	d->scheduler = kt_xstrdup(s->name);
+	d->binary = s->binary ? kt_xstrdup(s->binary) : NULL;
+	d->profile = kt_xstrdup(pr->name);
+	strv_copy(&d->args, &s->args);
+	for (size_t f = 0; f < s->n_flags; f++)
+		if (pr->mask >> f & 1)
+			strv_copy(&d->args, &s->flags[f].args);
+	if (scx)
+		strv_copy(&d->args, &t->sched_args);
+	d->duration_ms = t->duration_ms;
+	d->workers = t->workers;
+	d->checks = t->checks;
+	d->expect_err = t->expect_err;
+	d->vcpus = kt_topo_cpus(&tp->t);
+	d->memory_mb = t->memory_mb ? t->memory_mb : kt_topo_default_mem_mb(&tp->t);
+	d->need_accel = t->accel ? kt_xstrdup(t->accel) : NULL;
+	strv_copy(&d->tags, &t->tags);
+	if (scx && ki && ki[k].has_sched_ext == 0)
+		d->skip_reason = xasprintf("%s needs sched_ext; kernel %s has none", s->name, label);
+	else
+		d->skip_reason = kt_xstrdup("");
+}
+
+int kt_matrix_expand(const struct kt_matrix *m, const struct kt_matrix_kernel_info *kinfo,
+		     struct kt_entry_def **out, size_t *n, struct kt_err *err)
+{
+	struct kt_entry_def *d;
+	size_t i = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (check_labels(m, kinfo, err))
+		return -1;
+	d = kt_xcalloc(m->n_entries, sizeof(*d));
+	for (size_t ti = 0; ti < m->n_tests; ti++) {
+		const struct test *t = &m->tests[ti];
+
+		for (size_t pi = 0; pi < m->n_topos; pi++) {
+			for (size_t si = 0; (t->topos >> pi & 1) && si < m->n_scheds; si++) {
+				const struct sched *s = &m->scheds[si];
+
+				for (size_t fi = 0; (t->scheds >> si & 1) && fi < s->n_profiles; fi++)
+					for (size_t k = 0; k < m->kernels.n; k++)
+						fill_entry(m, kinfo, t, &m->topos[pi], s,
+							   &s->profiles[fi], k, &d[i++]);
+			}
+		}
+	}
+	*out = d;
+	*n = i;
+	return 0;
+}
+
+void kt_entry_defs_free(struct kt_entry_def *d, size_t n)
+{
+	for (size_t i = 0; d && i < n; i++) {
+		free(d[i].name);
+		free(d[i].test);
+		free(d[i].scenario);
+		free(d[i].topology);
+		free(d[i].scheduler);
+		free(d[i].binary);
+		free(d[i].profile);
+		kt_strv_free(&d[i].args);
+		free(d[i].need_accel);
+		kt_strv_free(&d[i].tags);
+		free(d[i].skip_reason);
+	}
+	free(d);
 }

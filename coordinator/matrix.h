@@ -26,7 +26,8 @@
  *                                  # base name without .yaml); unique among tests
  *       duration: 3s               # optional: N ms | N s | N m (no fraction), default 2s
  *       workers: 4                 # optional: per cgroup where the scenario leaves it open, 1..256
- *       memory_mb: 1024            # optional: guest memory, default kt_topo_default_mem_mb
+ *       memory_mb: 1024            # optional: guest memory 64..1048576, default
+ *                                  # kt_topo_default_mem_mb
  *       constraints: {min_llcs: 2, max_llcs: 8, min_cpus: 2, max_cpus: 64,
  *                     min_numa_nodes: 1, max_numa_nodes: 2, requires_smt: true}
  *       schedulers: [scx-ktstr]    # optional: only these of the matrix's schedulers
@@ -138,7 +139,7 @@ struct kt_entry_def {
 	char *scheduler;     /* "eevdf" = the kernel's own */
 	char *binary;        /* as written; NULL for eevdf and the built-in scx-ktstr */
 	char *profile;       /* "default", "slow+scatter" */
-	struct kt_strv args; /* scheduler args (empty for eevdf) */
+	struct kt_strv args; /* scheduler args; none for eevdf (args.v is NULL when empty) */
 	uint64_t duration_ms;
 	unsigned workers;    /* per cgroup where the scenario leaves it open (never 0) */
 	struct kt_check_overrides checks;
@@ -146,7 +147,7 @@ struct kt_entry_def {
 	unsigned vcpus;      /* the topology's CPUs */
 	uint64_t memory_mb;
 	char *need_accel;    /* NULL = any */
-	struct kt_strv tags; /* worker tags needed */
+	struct kt_strv tags; /* worker tags needed (tags.v is NULL when empty) */
 	char *skip_reason;   /* "" = runs; else why it is recorded `skip` unrun */
 };
 

@@ -189,9 +189,10 @@ static void filter_sql(char *sql, size_t len, const struct kt_qfilter *f, unsign
 		snprintf(sql + off, len - off, " AND e.topology = ?%d", P_TOPO);
 }
 
+/* Bind S to ?I when set and when the statement has that parameter. */
 static void bind_opt(sqlite3_stmt *st, int i, const char *s)
 {
-	if (s)
+	if (s && i <= sqlite3_bind_parameter_count(st))
 		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 }
 
@@ -209,7 +210,7 @@ static sqlite3_stmt *prepare(struct kt_store *s, const char *sql, const struct k
 	n = sqlite3_bind_parameter_count(st);
 	if (f && n >= P_SINCE)
 		sqlite3_bind_int64(st, P_SINCE, f->since > INT64_MAX ? INT64_MAX : (int64_t)f->since);
-	if (f && n >= P_TOPO) {
+	if (f) {
 		bind_opt(st, P_KERNEL, f->kernel);
 		bind_opt(st, P_SCHED, f->scheduler);
 		bind_opt(st, P_TEST, f->test);
@@ -217,8 +218,7 @@ static sqlite3_stmt *prepare(struct kt_store *s, const char *sql, const struct k
 	}
 	if (f && n >= P_LIMIT)
 		sqlite3_bind_int64(st, P_LIMIT, f->limit ? (int64_t)f->limit : -1);
-	if (n >= P_ARG)
-		bind_opt(st, P_ARG, arg);
+	bind_opt(st, P_ARG, arg);
 	return st;
 }
 

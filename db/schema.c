@@ -4,8 +4,13 @@
 #include "schema.h"
 #include "signature.h"
 
-#define STATES "('queued','running','done','cancelled')"
-#define STATUSES "('pass','fail','error','infra','skip')"
+/* Written as comparisons, not IN (...): SQLite evaluates a constant IN
+ * list of more than two values through a temporary b-tree, opened and
+ * closed on every insert. */
+#define STATE_OK(c) "(" c " = 'queued' OR " c " = 'running' OR " c " = 'done' OR " \
+	c " = 'cancelled')"
+#define STATUS_OK(c) "(" c " = 'pass' OR " c " = 'fail' OR " c " = 'error' OR " \
+	c " = 'infra' OR " c " = 'skip')"
 
 /* Timestamps are unix ms. Child tables of results are WITHOUT ROWID keyed
  * by (entry_id, attempt, idx): rows stay in the order they were reported
@@ -18,7 +23,7 @@ const char kt_schema_v1_sql[] =
 	" matrix_yaml TEXT NOT NULL,"
 	" submitted_at INTEGER NOT NULL,"
 	" finished_at INTEGER,"
-	" state TEXT NOT NULL CHECK (state IN " STATES "));\n"
+	" state TEXT NOT NULL CHECK " STATE_OK("state") ");\n"
 	"CREATE TABLE entries ("
 	" id INTEGER PRIMARY KEY,"
 	" run_id INTEGER NOT NULL REFERENCES runs(id),"
@@ -35,10 +40,10 @@ const char kt_schema_v1_sql[] =
 	" vcpus INTEGER NOT NULL,"
 	" memory_mb INTEGER NOT NULL,"
 	" assignment BLOB NOT NULL,"
-	" state TEXT NOT NULL CHECK (state IN " STATES "),"
+	" state TEXT NOT NULL CHECK " STATE_OK("state") ","
 	" attempt INTEGER NOT NULL DEFAULT 0,"
 	" infra_tries INTEGER NOT NULL DEFAULT 0,"
-	" final_status TEXT CHECK (final_status IN " STATUSES "),"
+	" final_status TEXT CHECK (final_status IS NULL OR " STATUS_OK("final_status") "),"
 	" final_message TEXT,"
 	" finished_at INTEGER,"
 	" finish_seq INTEGER,"
@@ -57,7 +62,7 @@ const char kt_schema_v1_sql[] =
 	" entry_id INTEGER NOT NULL REFERENCES entries(id),"
 	" attempt INTEGER NOT NULL,"
 	" worker_id TEXT,"
-	" status TEXT NOT NULL CHECK (status IN " STATUSES "),"
+	" status TEXT NOT NULL CHECK " STATUS_OK("status") ","
 	" message TEXT,"
 	" accel TEXT,"
 	" boot_ms INTEGER,"
@@ -139,7 +144,11 @@ static const char v2_sql[] =
 	"ALTER TABLE results ADD COLUMN scenario_kind TEXT;\n"
 	"ALTER TABLE results ADD COLUMN scx_exit_kind INTEGER;\n"
 	"ALTER TABLE results ADD COLUMN scx_reason TEXT;\n"
-	"CREATE INDEX results_signature ON results(signature) WHERE signature IS NOT NULL;\n";
+	"CREATE INDEX results_signature ON results(signature) WHERE signature IS NOT NULL;\n"
+	/* A run's entries in finish order, for watchers ("finished after
+	 * seq N"); partial, so queued entries cost nothing. */
+	"CREATE INDEX entries_finished ON entries(run_id, finish_seq)"
+	" WHERE finish_seq IS NOT NULL;\n";
 
 static int sql_err(sqlite3 *db, const char *what, struct kt_err *err)
 {

@@ -7,7 +7,8 @@
  *   v2  failure signatures: results gain signature, failed_check,
  *       scenario_kind, scx_exit_kind, scx_reason (+ an index on signature);
  *       signatures of existing rows are computed from status and the
- *       first failed check (v1 did not keep the scenario kind)
+ *       first failed check (v1 did not keep the scenario kind); an index
+ *       of each run's entries in finish order
  *
  * A new version appends one step here; earlier steps never change. */
 #ifndef KTSTR_DB_SCHEMA_H

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The main job: install what is needed, build, and run one real test entry
-# (the `steady` scenario on the newest Debian sid kernel, sched_ext capable,
-# 2 vCPUs) in a real guest. Extra arguments go to ktstr-run, e.g.
-#   bash deploy/main.sh --scenario cpuset-disjoint --topology 1n2l1c1t
+# The main job: install what is needed, build, and run the local farm: a
+# coordinator and a worker on this machine, an SQLite file in the working
+# directory (ktstr-farm.db), the example matrix in deploy/ (2 kernels x 2
+# topologies x several scenarios, real guests), and a summary. Results are
+# then queryable with build/bin/ktstr-query --db ktstr-farm.db.
+#   bash deploy/main.sh [MATRIX]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+root=$(cd "$(dirname "$0")/.." && pwd)
 
-bash deploy/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-make -C build -j"$(nproc)" --no-print-directory >/dev/null
-exec build/bin/ktstr-run --kernel debian:sid --topology 1n1l2c1t --scenario steady --duration 3s "$@"
+bash "$root/deploy/install-deps.sh"
+cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+make -C "$root/build" -j"$(nproc)" --no-print-directory >/dev/null
+exec bash "$root/deploy/local-farm.sh" "$@"

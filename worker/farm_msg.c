@@ -91,13 +91,18 @@ int kt_farm_send(void *sock, const void *ident, size_t ident_len, const Ktstr__F
 		return kt_errf(err, "send %s: %zu bytes, more than the %u-byte limit", what, size,
 			       KT_FARM_MAX_MSG);
 	if (ident_len && zmq_send(sock, ident, ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-		return kt_errf(err, "send %s: %s", what, zmq_strerror(errno));
+		return kt_errf(err, "send %s: %s", what,
+			       errno == EHOSTUNREACH ? "no such peer connected" : zmq_strerror(errno));
 	if (zmq_msg_init_size(&msg, size))
 		return kt_errf(err, "send %s: %s", what, zmq_strerror(errno));
 	ktstr__farm_msg__pack(&c, zmq_msg_data(&msg));
 	if (zmq_msg_send(&msg, sock, ZMQ_DONTWAIT) < 0) {
+		int e = errno;
+
 		zmq_msg_close(&msg);
-		return kt_errf(err, "send %s: %s", what, zmq_strerror(errno));
+		if (e == EAGAIN)
+			return kt_errf(err, "send %s: no connected peer can take it now", what);
+		return kt_errf(err, "send %s: %s", what, zmq_strerror(e));
 	}
 	return 0;
 }

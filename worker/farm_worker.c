@@ -1373,7 +1373,7 @@ static int copy_opts(struct kt_fw *fw, const struct kt_fw_opts *o, struct kt_err
 	if (!id_ok(id, KT_FW_MAX_ID))
 		return kt_errf(err, "worker id '%.140s': expected 1 to %d printable characters, "
 			       "no spaces", id, KT_FW_MAX_ID);
-	snprintf(fw->id, sizeof(fw->id), "%s", id);
+	snprintf(fw->id, sizeof(fw->id), "%.*s", KT_FW_MAX_ID, id);
 	snprintf(fw->endpoint, sizeof(fw->endpoint), "%s", o->coordinator);
 	snprintf(fw->cache, sizeof(fw->cache), "%s", o->cache_dir);
 	snprintf(fw->agent, sizeof(fw->agent), "%s", o->agent);

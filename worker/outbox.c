@@ -144,7 +144,8 @@ static int load(struct kt_outbox *ob, size_t *bad, struct kt_err *err)
 			(*bad)++;
 	}
 	closedir(d);
-	qsort(ob->v, ob->n, sizeof(*ob->v), by_end);
+	if (ob->n > 1)
+		qsort(ob->v, ob->n, sizeof(*ob->v), by_end);
 	return 0;
 }
 

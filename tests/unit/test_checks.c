@@ -13,7 +13,7 @@
 #define MS 1000000ull
 
 /* A synthetic ScenarioResult: NCG cgroups "cg_I" of NW workers each, every
- * worker healthy (1000 units, 10% off-CPU, 10 ms gap, seen on CPU 0) and
+ * worker healthy (1000 units, 10% run-queue wait, 10 ms gap, seen on CPU 0) and
  * every cgroup on CPUs 0-1. Tests then break one thing. */
 struct fx {
 	Ktstr__ScenarioResult res;
@@ -51,6 +51,7 @@ static void fx_init(struct fx *f, size_t ncg, size_t nw)
 			ktstr__worker_stats__init(w);
 			w->work_units = 1000;
 			w->cpu_ns = 900 * MS;
+			w->run_delay_ns = 100 * MS;
 			w->wall_ns = 1000 * MS;
 			w->max_gap_ns = 10 * MS;
 			w->cpus_seen = f->seen[i][j];
@@ -126,7 +127,7 @@ static void test_all_pass(void **state)
 	assert_true(all[0].value == 0 && all[0].threshold == 0);
 	want_msg(&all[0], "4 workers in 2 cgroups all did work, fewest 1000 units (cg_0 worker 0)");
 	assert_true(all[1].value == 0 && all[1].threshold == 15);
-	want_msg(&all[1], "off-CPU spread 0.0 pp in cg_0");
+	want_msg(&all[1], "run-queue wait spread 0.0 pp in cg_0");
 	want_msg(&all[1], "within 15.0 pp; 2 cgroups compared");
 	assert_true(all[2].value == 37 && all[2].threshold == 2000);
 	assert_string_equal(all[2].message, "4 workers in 2 cgroups, worst gap 37.0 ms (cg_0 worker 1), "
@@ -209,33 +210,33 @@ static void test_spread(void **state)
 	struct fx f;
 
 	(void)state;
-	/* 30% vs 15% off-CPU: a spread of exactly 15 passes at 15. */
+	/* 30% vs 15% waiting: a spread of exactly 15 passes at 15. */
 	fx_init(&f, 2, 2);
-	f.w[1][0].cpu_ns = 700 * MS;
-	f.w[1][1].cpu_ns = 850 * MS;
+	f.w[1][0].run_delay_ns = 300 * MS;
+	f.w[1][1].run_delay_ns = 150 * MS;
 	c = eval_one(&cfg, &f, "not_starved.spread", &all);
 	assert_true(c->passed);
 	assert_true(c->value == 15);
-	want_msg(c, "off-CPU spread 15.0 pp in cg_1 (worker 0 30.0%, worker 1 15.0%) within 15.0 pp");
+	want_msg(c, "run-queue wait spread 15.0 pp in cg_1 (worker 0 30.0%, worker 1 15.0%) within 15.0 pp");
 	free(all);
 
 	cfg.max_spread = 14.9;
 	c = eval_one(&cfg, &f, "not_starved.spread", &all);
 	assert_false(c->passed);
 	assert_true(c->threshold == 14.9);
-	want_msg(c, "off-CPU spread 15.0 pp in cg_1 (worker 0 30.0%, worker 1 15.0%) exceeds 14.9 pp");
+	want_msg(c, "run-queue wait spread 15.0 pp in cg_1 (worker 0 30.0%, worker 1 15.0%) exceeds 14.9 pp");
 	free(all);
 
-	/* The worst cgroup wins; the clamps: cpu > wall is 0%, cpu 0 is 100%. */
+	/* The worst cgroup wins; the clamp: a delay above wall time is 100%. */
 	cfg.max_spread = 15;
 	fx_init(&f, 3, 3);
-	f.w[0][0].cpu_ns = 800 * MS;      /* cg_0: spread 10 */
-	f.w[2][1].cpu_ns = 2000 * MS;     /* cg_2: 0% ... */
-	f.w[2][2].cpu_ns = 0;             /* ... and 100%: spread 100 */
+	f.w[0][0].run_delay_ns = 200 * MS; /* cg_0: spread 10 */
+	f.w[2][1].run_delay_ns = 0;        /* cg_2: 0% ... */
+	f.w[2][2].run_delay_ns = 2000 * MS; /* ... and 100%: spread 100 */
 	c = eval_one(&cfg, &f, "not_starved.spread", &all);
 	assert_false(c->passed);
 	assert_true(c->value == 100);
-	want_msg(c, "off-CPU spread 100.0 pp in cg_2 (worker 2 100.0%, worker 1 0.0%) exceeds 15.0 pp; "
+	want_msg(c, "run-queue wait spread 100.0 pp in cg_2 (worker 2 100.0%, worker 1 0.0%) exceeds 15.0 pp; "
 		 "3 cgroups compared");
 	free(all);
 
@@ -254,7 +255,7 @@ static void test_spread(void **state)
 
 	/* A cgroup with one worker has no spread. */
 	fx_init(&f, 1, 1);
-	f.w[0][0].cpu_ns = 0;
+	f.w[0][0].run_delay_ns = 1000 * MS;
 	c = eval_one(&cfg, &f, "not_starved.spread", &all);
 	assert_true(c->passed);
 	free(all);

@@ -494,6 +494,10 @@ static void test_test_errors(void **state)
 	parse_err(HEAD "tests: [{name: x}]\n", "m.yaml:4: tests[0].scenario: missing (required)");
 	parse_err(HEAD "tests: [{scenario: nosuch}]\n",
 		  "m.yaml:4: tests[0].scenario: scenario 'nosuch': not in the catalog");
+	parse_err(HEAD "tests: [{scenario: \"a b\", name: x}]\n",
+		  "m.yaml:4: tests[0].scenario: scenario 'a b': not in the catalog");
+	parse_err(HEAD "tests: [{scenario: \"a b\"}]\n",
+		  "m.yaml:4: tests[0].scenario: scenario 'a b': not in the catalog");
 	parse_err(HEAD "tests: [{scenario: steady, duration: 3}]\n",
 		  "m.yaml:4: tests[0].duration: expected a duration such as 500ms, 3s or 1m, got '3'");
 	parse_err(HEAD "tests: [{scenario: steady, duration: 1.5s}]\n",
