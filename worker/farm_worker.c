@@ -29,6 +29,7 @@
 #define DEFAULT_WORKERS 2
 #define REAP_POLL_MS 10   /* a child closed its pipe: how soon to look for its exit */
 #define MAX_POLL_MS 250
+#define HELLO_RETRY_MS 100 /* a hello that found no connection */
 
 enum slot_state { SLOT_FETCHING, SLOT_RUNNING };
 
@@ -342,14 +343,17 @@ int kt_fw_child_outcome(const struct kt_outcome_meta *m, const uint8_t *buf, siz
 
 /* ---- sending ---- */
 
-static void fw_send(struct kt_fw *fw, Ktstr__FarmMsg *m)
+/* False when M could not be sent (no connection: see kt_farm_socket). */
+static bool fw_send(struct kt_fw *fw, Ktstr__FarmMsg *m)
 {
 	struct kt_err e;
 
-	if (kt_farm_send(fw->sock, NULL, 0, m, &e) == 0)
+	if (kt_farm_send(fw->sock, NULL, 0, m, &e) == 0) {
 		fw->last_send_err[0] = 0;
-	else
-		log_once(fw->last_send_err, e.msg);
+		return true;
+	}
+	log_once(fw->last_send_err, e.msg);
+	return false;
 }
 
 static void send_handback(struct kt_fw *fw, uint64_t id, uint32_t attempt, const char *reason)
@@ -493,13 +497,13 @@ const Ktstr__WorkerHello *kt_fw_hello(struct kt_fw *fw, uint64_t now)
 	return h;
 }
 
-static void send_hello(struct kt_fw *fw, uint64_t now)
+static bool send_hello(struct kt_fw *fw, uint64_t now)
 {
 	Ktstr__FarmMsg m = KTSTR__FARM_MSG__INIT;
 
 	m.body_case = KTSTR__FARM_MSG__BODY_HELLO;
 	m.hello = (Ktstr__WorkerHello *)kt_fw_hello(fw, now);
-	fw_send(fw, &m);
+	return fw_send(fw, &m);
 }
 
 static void send_request(struct kt_fw *fw, struct fetch *f, uint64_t now)
@@ -958,7 +962,7 @@ static void on_hello_ack(struct kt_fw *fw, const Ktstr__HelloAck *a, uint64_t no
 		fw_log("registered with coordinator %s", a->coordinator_id);
 	snprintf(fw->coord, sizeof(fw->coord), "%s", a->coordinator_id);
 	fw->registered = true;
-	if (a->has_heartbeat_ms && a->heartbeat_ms >= 100 && a->heartbeat_ms <= 60000 &&
+	if (a->has_heartbeat_ms && a->heartbeat_ms >= 50 && a->heartbeat_ms <= 60000 &&
 	    a->heartbeat_ms != fw->hb_ms) {
 		fw_log("heartbeat interval %u ms, as the coordinator asks", a->heartbeat_ms);
 		fw->hb_ms = a->heartbeat_ms;
@@ -1204,8 +1208,9 @@ static int tick(struct kt_fw *fw, uint64_t now)
 		fw->beat_ms = now;
 		if (fw->registered)
 			send_heartbeat(fw);
-		else
-			send_hello(fw, now);
+		else if (!send_hello(fw, now) && fw->hb_ms > HELLO_RETRY_MS)
+			/* not even sent (no connection yet): try again soon */
+			fw->beat_ms = now - fw->hb_ms + HELLO_RETRY_MS;
 	}
 	send_outcomes(fw, now);
 	fetch_timers(fw, now);

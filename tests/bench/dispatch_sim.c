@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 #include "farm_msg.h"
@@ -36,6 +37,7 @@
 #define MS 1000000ull /* ns */
 #define CONNECT_TIMEOUT_MS 10000
 #define STATUS_EVERY_MS 1000 /* while outcomes are still missing */
+#define STATUS_RETRY_MS 100  /* once every outcome is acked */
 
 struct ref {
 	uint64_t entry_id;
@@ -432,20 +434,24 @@ static void ask_status(struct sim *s)
 static void run(struct sim *s)
 {
 	uint64_t now = kt_now_ms(), deadline = now + (uint64_t)s->timeout_s * 1000;
-	uint64_t next_hb = now + KT_FARM_HEARTBEAT_MS, next_status = 0;
+	uint64_t next_hb = now + KT_FARM_HEARTBEAT_MS, next_status = now + STATUS_EVERY_MS;
+	bool all_acked = false;
 
 	while (!s->done && !s->failed && (now = kt_now_ms()) < deadline) {
 		uint64_t wake = next_hb;
 
-		/* Ask as soon as every outcome is acked (the ack comes after
-		 * the store), and now and then meanwhile (skipped entries
-		 * are never assigned). */
-		if (s->replied && !s->status_out &&
-		    (s->acked >= s->entries || now >= next_status)) {
-			ask_status(s);
-			next_status = now + STATUS_EVERY_MS;
+		/* Ask as soon as every outcome is acked (the coordinator acks
+		 * after storing), and now and then meanwhile: skipped entries
+		 * are never assigned. */
+		if (s->replied && !all_acked && s->acked >= s->entries) {
+			all_acked = true;
+			next_status = now;
 		}
-		if (s->replied && next_status < wake)
+		if (s->replied && !s->status_out && now >= next_status) {
+			ask_status(s);
+			next_status = now + (all_acked ? STATUS_RETRY_MS : STATUS_EVERY_MS);
+		}
+		if (s->replied && !s->status_out && next_status < wake)
 			wake = next_status;
 		pump(s, wake > now ? (long)(wake - now) : 0);
 		if (kt_now_ms() >= next_hb) {
@@ -454,6 +460,22 @@ static void run(struct sim *s)
 			next_hb += KT_FARM_HEARTBEAT_MS;
 		}
 	}
+}
+
+static void close_sockets(struct sim *s)
+{
+	int zero = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		zmq_setsockopt(s->w[i].sock, ZMQ_LINGER, &zero, sizeof(zero));
+		zmq_close(s->w[i].sock);
+		free(s->w[i].pending);
+	}
+	zmq_setsockopt(s->client, ZMQ_LINGER, &zero, sizeof(zero));
+	zmq_close(s->client);
+	zmq_ctx_term(s->ctx);
+	free(s->w);
+	free(s->items);
 }
 
 static double sec(uint64_t from, uint64_t to)
@@ -542,6 +564,7 @@ int main(int argc, char **argv)
 		{0},
 	};
 	struct sim s = {.n = 200, .vcpus = 64, .memory_mb = 65536, .timeout_s = 300};
+	bool ok;
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -566,10 +589,8 @@ int main(int argc, char **argv)
 	submit(&s);
 	run(&s);
 	report(&s);
-	fflush(stdout);
-	/* Exit without closing: the sockets' linger would only delay it. */
-	return s.done && !strcmp(s.state, "done") &&
-			       s.pass + s.fail + s.error + s.infra + s.skip == s.entries
-		       ? 0
-		       : 1;
+	ok = s.done && !strcmp(s.state, "done") &&
+	     s.pass + s.fail + s.error + s.infra + s.skip == s.entries;
+	close_sockets(&s);
+	return ok ? 0 : 1;
 }
