@@ -443,14 +443,6 @@ static void test_matches_reference(void **state)
 	}
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The farm's scale: 200 workers and 20,000 queued entries of 4 runs.
  * Rounds place until all is done; each finished round frees a few slots.
  * Checks budgets, fair share and that every entry is placed exactly once. */
@@ -464,7 +456,6 @@ static void test_scale(void **state)
 	unsigned char *placed = calloc(NE, 1);
 	struct kt_place_run runs[NR];
 	size_t nq = NE, total = 0, rounds = 0;
-	double t0, t;
 
 	(void)state;
 	for (size_t i = 0; i < NW; i++)
@@ -476,7 +467,6 @@ static void test_scale(void **state)
 		q[i] = e[i];
 		qid[i] = i;
 	}
-	t0 = now_s();
 	while (nq) {
 		size_t n = kt_place(q, nq, w, NW, runs, NR, out), m = 0;
 
@@ -508,10 +498,7 @@ static void test_scale(void **state)
 		for (size_t i = 0; i < NR; i++)
 			runs[i].running = 0;
 	}
-	t = now_s() - t0;
 	assert_int_equal(total, NE);
-	print_message("placed %d entries on %d workers in %zu rounds: %.3f s (%.0f entries/s)\n",
-		      NE, NW, rounds, t, NE / t);
 	free(placed);
 	free(qid2);
 	free(qid);
@@ -521,16 +508,16 @@ static void test_scale(void **state)
 	free(w);
 }
 
-/* Many entries that fit nowhere cost little: a full farm with 20,000
- * queued entries decides in far less than a scan of every pair would. */
-static void test_full_farm_is_cheap(void **state)
+/* A farm with one free vCPU per worker and 20,000 entries that need two or
+ * a capability nobody has: nothing is placed, round after round. (Its cost
+ * is measured by tests/bench/dispatch, not asserted here.) */
+static void test_full_farm_places_nothing(void **state)
 {
 	enum { NW = 200, NE = 20000 };
 	static const char *const t[] = { "never" };
 	struct kt_place_worker *w = calloc(NW, sizeof(*w));
 	struct kt_place_entry *e = calloc(NE, sizeof(*e));
 	struct kt_placement *out = calloc(NE, sizeof(*out));
-	double t0 = now_s(), dt;
 
 	(void)state;
 	for (size_t i = 0; i < NW; i++) {
@@ -546,11 +533,6 @@ static void test_full_farm_is_cheap(void **state)
 	}
 	for (int r = 0; r < 20; r++)
 		assert_int_equal(kt_place(e, NE, w, NW, NULL, 0, out), 0);
-	dt = now_s() - t0;
-	print_message("20 rounds over %d unplaceable entries x %d workers: %.3f s\n", NE, NW, dt);
-	/* 20 x 20,000 x 200 pair checks would take seconds; generous bound
-	 * for sanitizer builds on a loaded machine. */
-	assert_true(dt < 3.0);
 	free(out);
 	free(e);
 	free(w);
@@ -572,7 +554,7 @@ int main(void)
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_matches_reference),
 		cmocka_unit_test(test_scale),
-		cmocka_unit_test(test_full_farm_is_cheap),
+		cmocka_unit_test(test_full_farm_places_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

