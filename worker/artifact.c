@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "artifact.h"
 #include "farm_msg.h"
@@ -64,8 +65,12 @@ int kt_asm_begin(const char *dir, const char *sha, uint64_t size, uint64_t max,
 	/* Unique: two workers sharing a cache may fetch the same artifact. */
 	snprintf(a->part, sizeof(a->part), "%s/%s.part-XXXXXX", dir, sha);
 	a->fd = mkostemp(a->part, O_CLOEXEC);
-	if (a->fd < 0) {
+	if (a->fd < 0 || fchmod(a->fd, 0644)) {
 		kt_errf(err, "artifact %.12s: %s: %s", sha, a->part, strerror(errno));
+		if (a->fd >= 0) {
+			close(a->fd);
+			unlink(a->part);
+		}
 		free(a);
 		return -1;
 	}

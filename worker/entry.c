@@ -4,13 +4,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "accel.h"
 #include "cpuset.h"
 #include "entry.h"
 #include "frame.h"
 #include "initramfs.h"
+
+/* A per-entry file older than this belongs to a run that was killed. */
+#define KT_RUN_FILE_MAX_AGE_S (6 * 3600)
 
 /* Time a guest may take from QEMU start to agent contact, by accelerator. */
 #define KT_CONTACT_TCG_MS 45000
@@ -293,6 +299,25 @@ void kt_entry_classify(const struct kt_entry_req *req, const Ktstr__EntrySpec *s
 		judge(req, r, spec);
 }
 
+/* Per-entry files of runs that were killed before they could remove them:
+ * anything in DIR older than any entry can live. */
+static void sweep_run_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	time_t limit = time(NULL) - KT_RUN_FILE_MAX_AGE_S;
+
+	while (d && (de = readdir(d))) {
+		struct stat st;
+
+		if (strncmp(de->d_name, "entry-", 6) == 0 &&
+		    fstatat(dirfd(d), de->d_name, &st, 0) == 0 && st.st_mtime < limit)
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+}
+
 /* A per-entry initramfs: the cached base plus SPEC as /ktstr/entry.pb, in
  * <cache>/run/ (the kernel cache sweeps <cache>/tmp). */
 static int compose(const char *cache, const char *base, const uint8_t *spec, size_t len,
@@ -304,6 +329,7 @@ static int compose(const char *cache, const char *base, const uint8_t *spec, siz
 	snprintf(path, path_len, "%s/run", cache);
 	if (mkdir(path, 0755) && errno != EEXIST)
 		return kt_errf(err, "%s: %s", path, strerror(errno));
+	sweep_run_dir(path);
 	snprintf(path, path_len, "%s/run/entry-XXXXXX", cache);
 	fd = mkstemp(path);
 	if (fd < 0)

@@ -171,8 +171,13 @@ int kt_farm_recv(void *sock, int flags, struct kt_farm_peer *peer, Ktstr__FarmMs
 	zmq_msg_init(&payload);
 	/* Read every frame of the message, whatever it holds. */
 	do {
+		int r;
+
 		zmq_msg_init(&part);
-		if (zmq_msg_recv(&part, sock, nparts ? 0 : flags) < 0) {
+		do /* later frames are there already: only a signal can interrupt */
+			r = zmq_msg_recv(&part, sock, nparts ? 0 : flags);
+		while (r < 0 && errno == EINTR && nparts);
+		if (r < 0) {
 			int e = errno;
 
 			zmq_msg_close(&part);

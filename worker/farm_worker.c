@@ -44,7 +44,8 @@ struct slot {
 	struct kt_fw_need need;
 	enum slot_state state;
 	bool fetch_told;     /* Progress "fetching" sent */
-	bool cancelled;      /* killed for a CancelEntry: no outcome, no budget */
+	bool cancelled;      /* stopped for a CancelEntry: no outcome, no budget */
+	uint64_t term_ms;    /* when it was asked to stop (SIGTERM); 0 = not */
 	pid_t pid;
 	int fd;              /* read end of the child's pipe; -1 at EOF */
 	uint8_t *buf;        /* what the child wrote */
@@ -780,19 +781,29 @@ out:
 	kt_scenario_free(sc);
 }
 
+/* The child outlives a SIGTERM to its process group, which QEMU dies of
+ * (exec resets this handler for QEMU), so kt_entry_run() returns and
+ * removes its files. */
+static void on_term(int sig)
+{
+	(void)sig;
+}
+
 static void __attribute__((noreturn)) child_main(const struct kt_fw *fw, const struct slot *s,
 						 int fd, pid_t parent)
 {
+	struct sigaction sa = {.sa_handler = on_term, .sa_flags = SA_RESTART};
 	uint8_t *buf = NULL, hdr[4];
 	size_t len = 0;
 	sigset_t none;
 
-	/* Its own process group, which QEMU joins: a cancel kills both. */
+	/* Its own process group, which QEMU joins: a cancel reaches both. */
 	setpgid(0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(1);
-	signal(SIGTERM, SIG_DFL);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
 	sigemptyset(&none);
@@ -884,6 +895,27 @@ static void fetch_failed(struct kt_fw *fw, const char *sha, const char *what, co
 }
 
 /* ---- children ---- */
+
+/* Ask slot S's process group to stop: SIGTERM now (QEMU exits, the child
+ * cleans up and exits), SIGKILL after KT_FW_KILL_GRACE_MS (child_timers). */
+static void child_stop(struct slot *s)
+{
+	if (s->term_ms)
+		return;
+	kill(-s->pid, SIGTERM);
+	s->term_ms = kt_now_ms();
+}
+
+static void child_timers(struct kt_fw *fw, uint64_t now)
+{
+	for (struct slot *s = fw->slots; s; s = s->next)
+		if (s->term_ms && now - s->term_ms >= KT_FW_KILL_GRACE_MS && !s->reaped) {
+			fw_log("%s: still there %u ms after SIGTERM: killed", s->name,
+			       KT_FW_KILL_GRACE_MS);
+			kill(-s->pid, SIGKILL);
+			s->term_ms = now; /* once per grace period at most */
+		}
+}
 
 static void child_read(struct slot *s)
 {
@@ -1084,7 +1116,7 @@ static void on_cancel(struct kt_fw *fw, const Ktstr__CancelEntry *c)
 		prune_fetches(fw);
 		return;
 	}
-	kill(-s->pid, SIGKILL);
+	child_stop(s);
 	s->cancelled = true;
 }
 
@@ -1144,17 +1176,35 @@ static void begin_drain(struct kt_fw *fw)
 	fw->beat_ms = 0; /* tell the coordinator now */
 }
 
+/* Stop every child: SIGTERM, then SIGKILL for those still there after
+ * KT_FW_KILL_GRACE_MS; hand their entries back. */
 static int force_stop(struct kt_fw *fw)
 {
-	fw_log("stopping: running entries are killed and handed back");
-	while (fw->slots) {
-		struct slot *s = fw->slots;
+	uint64_t end = kt_now_ms() + KT_FW_KILL_GRACE_MS;
+	struct slot *s;
 
-		if (s->state == SLOT_RUNNING) {
-			kill(-s->pid, SIGKILL);
-			while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
-				;
+	fw_log("stopping: running entries are stopped and handed back");
+	for (s = fw->slots; s; s = s->next)
+		if (s->state == SLOT_RUNNING)
+			child_stop(s);
+	for (;;) {
+		bool left = false;
+
+		for (s = fw->slots; s; s = s->next) {
+			if (s->state == SLOT_RUNNING && !s->reaped &&
+			    waitpid(s->pid, &s->wstatus, kt_now_ms() < end ? WNOHANG : 0) == s->pid)
+				s->reaped = true;
+			if (s->state == SLOT_RUNNING && !s->reaped) {
+				left = true;
+				if (kt_now_ms() >= end)
+					kill(-s->pid, SIGKILL);
+			}
 		}
+		if (!left)
+			break;
+		usleep(20000);
+	}
+	while ((s = fw->slots)) {
 		if (!s->cancelled) {
 			send_handback(fw, s->id, s->attempt, "worker stopped");
 			fw_log("%s: handed back: worker stopped", s->name);
@@ -1214,6 +1264,7 @@ static int tick(struct kt_fw *fw, uint64_t now)
 	}
 	send_outcomes(fw, now);
 	fetch_timers(fw, now);
+	child_timers(fw, now);
 	if (!fw->draining || fw->slots)
 		return -1;
 	if (!kt_outbox_count(fw->ob)) {

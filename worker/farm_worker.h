@@ -31,8 +31,10 @@
  *   then the child starts. Progress "fetching" / "running" is reported.
  * - outcomes are kept (on disk, <cache>/outbox) until an OutcomeAck, and
  *   resent every KT_FW_RESEND_BEATS heartbeats and in every hello.
- * - CancelEntry: the entry's process group is killed and no outcome is
- *   sent for it (the coordinator has already counted it cancelled); an
+ * - CancelEntry: the entry's process group gets SIGTERM (QEMU exits, the
+ *   child cleans up its files and exits; SIGKILL after KT_FW_KILL_GRACE_MS)
+ *   and no outcome is sent for it (the coordinator has already counted it
+ *   cancelled); an
  *   outcome of it still waiting for an ack is forgotten too. An outcome
  *   that crossed the cancel on the wire may still arrive: the coordinator
  *   acks and ignores it.
@@ -40,7 +42,8 @@
  *   back those not started yet), running ones finish and are reported,
  *   then up to KT_FW_DRAIN_ACK_MS for their acks (what is still unacked
  *   stays in the outbox for the next start), return 0. The second stop
- *   kills the running entries, hands them back, returns 1. */
+ *   stops the running entries as a cancel does, hands them back, returns
+ *   1. */
 #ifndef KTSTR_FARM_WORKER_H
 #define KTSTR_FARM_WORKER_H
 #include <stdbool.h>
@@ -57,6 +60,7 @@
 #define KT_FW_DRAIN_ACK_MS 10000   /* draining: how long to wait for acks */
 #define KT_FW_FETCH_RETRY_BEATS 5  /* an unanswered ArtifactRequest is resent */
 #define KT_FW_FETCH_TRIES 12       /* resends without progress before giving up */
+#define KT_FW_KILL_GRACE_MS 5000   /* SIGTERM to SIGKILL for a stopped entry */
 #define KT_FW_KERNEL_MAX (512ull << 20)
 #define KT_FW_CONFIG_MAX (16ull << 20)
 #define KT_FW_MAX_ID 128
