@@ -337,9 +337,9 @@ static void step(struct kt_coord *c, struct centry *e, const struct kt_retry_eve
 				     ev->kind == KT_EV_WORKER_LOST ? "worker lost" : "outcome",
 				     wall_ms(), &err);
 		detach(c, e);
-		finished(c, e, message);
 		coord_log("entry %llu %s: %s (attempt %u)%s%s", (unsigned long long)e->id, e->name,
 		     kt_status_name(e->r.status), attempt, message ? ": " : "", message ? message : "");
+		finished(c, e, message);
 		break;
 	case KT_DO_REQUEUE:
 		tx(c);
@@ -522,13 +522,15 @@ static void on_outcome(struct kt_coord *c, int wi, Ktstr__EntryOutcome *o)
 		return;
 	}
 	e = entry_by_id(c, o->ref->entry_id);
+	tx(c);
+	stored = kt_store_outcome(c->store, o, wall_ms(), &err);
 	if (!e) {
-		/* Not ours (any more): acknowledge so the worker forgets it. */
+		/* A finished entry (no longer in memory) or none at all: the
+		 * outcome is history if the store knows the entry; either way
+		 * the worker may forget it. */
 		send_ack(c, wi, o->ref);
 		return;
 	}
-	tx(c);
-	stored = kt_store_outcome(c->store, o, wall_ms(), &err);
 	if (stored < 0) {
 		/* Not acked: the worker sends it again. */
 		coord_log("store: outcome of entry %llu attempt %u: %s", (unsigned long long)e->id,
@@ -849,7 +851,9 @@ static int submit(struct kt_coord *c, const Ktstr__SubmitRequest *rq, uint64_t *
 	struct kt_entry_def *defs = NULL;
 	struct submit_ctx sx = {0};
 	struct crun run = {0};
-	size_t n = 0, first = c->n_entries;
+	const struct kt_entry_def *stored = NULL; /* whose scenario is in SHA, LEN */
+	char sha[65];
+	size_t n = 0, first = c->n_entries, len = 0;
 	uint64_t now = wall_ms();
 	int rc = -1;
 
@@ -869,18 +873,24 @@ static int submit(struct kt_coord *c, const Ktstr__SubmitRequest *rq, uint64_t *
 	for (size_t i = 0; i < n; i++) {
 		const struct kt_entry_def *d = &defs[i];
 		struct kt_store_entry se = {0};
-		const char *text;
-		char sha[65];
-		size_t len;
 		struct centry *e;
 
-		text = scenario_text(d, rq, &len);
-		if (!text) {
-			kt_errf(err, "%s: scenario '%s' not found", d->name, d->scenario);
-			goto undo;
+		/* Entries come ordered by test, so consecutive entries share
+		 * a scenario (the same name is the same text): store it when
+		 * the name changes, not once per entry (20,000 hashes, mkdirs
+		 * and upserts of one row for a big matrix). */
+		if (!stored || stored->scenario_is_file != d->scenario_is_file ||
+		    strcmp(stored->scenario, d->scenario) != 0) {
+			const char *text = scenario_text(d, rq, &len);
+
+			if (!text) {
+				kt_errf(err, "%s: scenario '%s' not found", d->name, d->scenario);
+				goto undo;
+			}
+			if (put_text_artifact(c, "scenario", d->scenario, text, len, sha, err))
+				goto undo;
+			stored = d;
 		}
-		if (put_text_artifact(c, "scenario", d->scenario, text, len, sha, err))
-			goto undo;
 		e = add_entry(c);
 		e->run_id = run.id;
 		e->seq = (uint32_t)i;
@@ -1212,12 +1222,35 @@ static void place(struct kt_coord *c)
 
 /* ---- timers ---- */
 
+/* Finished entries live on in SQLite only: drop them from memory once they
+ * are the majority, keeping the array sorted by id. */
+static void compact(struct kt_coord *c)
+{
+	size_t done = 0, k = 0;
+
+	for (size_t i = 0; i < c->n_entries; i++)
+		done += c->entries[i].r.state == KT_ENTRY_DONE ||
+			c->entries[i].r.state == KT_ENTRY_CANCELLED;
+	if (done < 1024 || done * 2 < c->n_entries)
+		return;
+	for (size_t i = 0; i < c->n_entries; i++) {
+		struct centry *e = &c->entries[i];
+
+		if (e->r.state == KT_ENTRY_DONE || e->r.state == KT_ENTRY_CANCELLED)
+			entry_release(e);
+		else
+			c->entries[k++] = *e;
+	}
+	c->n_entries = k;
+}
+
 static void tick(struct kt_coord *c)
 {
 	Ktstr__FarmMsg m = KTSTR__FARM_MSG__INIT;
 	Ktstr__Heartbeat hb = KTSTR__HEARTBEAT__INIT;
 	uint64_t now = kt_now_ms();
 
+	compact(c);
 	hb.coordinator_id = c->coord_id;
 	m.body_case = KTSTR__FARM_MSG__BODY_HEARTBEAT;
 	m.heartbeat = &hb;

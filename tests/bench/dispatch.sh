@@ -75,7 +75,7 @@ fi
 } >"$tmp/matrix.yaml"
 
 # The coordinator, on high ports (another pair when one is taken).
-for try in 1 2 3 4 5; do
+for _ in 1 2 3 4 5; do
 	wport=$((20000 + RANDOM % 20000))
 	cport=$((wport + 1))
 	# shellcheck disable=SC2086 # KT_BENCH_WRAP is a command line
@@ -111,9 +111,16 @@ if [ -r "/proc/$coord/stat" ] && [ -z "${KT_BENCH_WRAP:-}" ]; then
 	awk -v u="${st[11]}" -v s="${st[12]}" -v hz="$hz" \
 		'BEGIN { printf "coordinator CPU: %.2f s user, %.2f s system\n", u / hz, s / hz }'
 fi
-kill -TERM "$coord"
 crc=0
-wait "$coord" || crc=$?
+if [ -n "${KT_BENCH_WRAP:-}" ]; then
+	# A wrapper (perf) stops on SIGINT and ends the coordinator itself;
+	# its status is not the coordinator's.
+	kill -INT "$coord"
+	wait "$coord" || true
+else
+	kill -TERM "$coord"
+	wait "$coord" || crc=$?
+fi
 coord=
 [ "$crc" -eq 0 ] || { echo "dispatch.sh: the coordinator exited with status $crc" >&2; rc=1; }
 
