@@ -1,19 +1,16 @@
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 #include "catalog.h"
 #include "cpuset.h"
 #include "ktstr.pb-c.h"
 #include "scenario.h"
 #include "util.h"
+#include "yamlx.h"
 
-#define PATH_MAX_LEN 160
 #define DESC_MAX 256
-#define MAX_FIELDS 8
 #define MAX_GAP_MS 3600000.0
 
 struct cgroup {
@@ -65,151 +62,10 @@ void kt_checks_cfg_default(struct kt_checks_cfg *c)
 	c->isolation = false;
 }
 
-/* ---- parse context and error helpers ---- */
-
-struct pctx {
-	const char *file;
-	yaml_document_t *doc;
-	struct kt_err *err;
-};
-
-static unsigned long line_of(const yaml_node_t *n)
-{
-	return (unsigned long)n->start_mark.line + 1;
-}
-
-/* "FILE:LINE: PATH: message" */
-static int __attribute__((format(printf, 4, 5)))
-perr(struct pctx *c, const yaml_node_t *n, const char *path, const char *fmt, ...)
-{
-	char msg[KT_ERR_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return kt_errf(c->err, "%s:%lu: %s%s%s", c->file, line_of(n), path, *path ? ": " : "", msg);
-}
-
-static const char *sval(const yaml_node_t *n)
-{
-	return (const char *)n->data.scalar.value;
-}
-
-static bool is_plain(const yaml_node_t *n)
-{
-	return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-}
-
-static bool is_null(const yaml_node_t *n)
-{
-	const char *v;
-
-	if (!is_plain(n))
-		return false;
-	v = sval(n);
-	return (!*v || !strcmp(v, "~") || !strcmp(v, "null") ||
-			       !strcmp(v, "Null") || !strcmp(v, "NULL"));
-}
-
-/* What N is, for "expected X, got Y". */
-static const char *describe(const yaml_node_t *n, char *buf, size_t len)
-{
-	char v[48];
-
-	if (n->type == YAML_MAPPING_NODE)
-		return "a mapping";
-	if (n->type == YAML_SEQUENCE_NODE)
-		return "a list";
-	if (is_null(n))
-		return "nothing (null)";
-	kt_printable_copy(sval(n), n->data.scalar.length, v, sizeof(v));
-	snprintf(buf, len, is_plain(n) ? "'%s'" : "the quoted string '%s'", v);
-	return buf;
-}
-
-static int expected(struct pctx *c, const yaml_node_t *n, const char *path, const char *what)
-{
-	char d[64];
-
-	return perr(c, n, path, "expected %s, got %s", what, describe(n, d, sizeof(d)));
-}
-
-/* Field paths are short by construction (the schema's depth is fixed and
- * user keys are cut to 47 bytes); a cut path still ends visibly. */
-static void cut(char *buf, int n)
-{
-	if (n >= PATH_MAX_LEN)
-		memcpy(buf + PATH_MAX_LEN - 4, "...", 4);
-}
-
-static void join(char *buf, const char *path, const char *key)
-{
-	cut(buf, snprintf(buf, PATH_MAX_LEN, "%s%s%s", path, *path ? "." : "", key));
-}
-
-static void join_index(char *buf, const char *path, size_t i)
-{
-	cut(buf, snprintf(buf, PATH_MAX_LEN, "%s[%zu]", path, i));
-}
-
-static yaml_node_t *node(struct pctx *c, int id)
-{
-	return yaml_document_get_node(c->doc, id);
-}
-
-/* Split mapping N into the values of KEYS (VALS[i] NULL when absent).
- * Keys must be scalars, known, and appear once. */
-static int fields(struct pctx *c, const yaml_node_t *n, const char *path, const char *const keys[],
-		  size_t nkeys, yaml_node_t *vals[])
-{
-	yaml_node_t *seen[MAX_FIELDS] = { 0 };
-	char p[PATH_MAX_LEN], list[160] = "", k[48];
-	yaml_node_pair_t *pair;
-	size_t i;
-
-	if (n->type != YAML_MAPPING_NODE)
-		return expected(c, n, path, "a mapping");
-	for (i = 0; i < nkeys; i++) {
-		vals[i] = NULL;
-		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
-			 keys[i]);
-	}
-	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
-		yaml_node_t *key = node(c, pair->key);
-
-		if (key->type != YAML_SCALAR_NODE)
-			return perr(c, key, path, "keys must be plain names, got %s",
-				    key->type == YAML_MAPPING_NODE ? "a mapping" : "a list");
-		for (i = 0; i < nkeys; i++)
-			if (!strcmp(sval(key), keys[i]) && strlen(keys[i]) == key->data.scalar.length)
-				break;
-		kt_printable_copy(sval(key), key->data.scalar.length, k, sizeof(k));
-		join(p, path, k);
-		if (i == nkeys) {
-			if (!nkeys)
-				return perr(c, key, p, "unknown key (%s takes no parameters)",
-					    strrchr(path, '.') ? strrchr(path, '.') + 1 : path);
-			return perr(c, key, p, "unknown key (expected %s)", list);
-		}
-		if (seen[i])
-			return perr(c, key, p, "duplicate key (first at line %lu)", line_of(seen[i]));
-		seen[i] = key;
-		vals[i] = node(c, pair->value);
-	}
-	return 0;
-}
-
-static int missing(struct pctx *c, const yaml_node_t *parent, const char *path, const char *key)
-{
-	char p[PATH_MAX_LEN];
-
-	join(p, path, key);
-	return perr(c, parent, p, "missing (required)");
-}
+/* ---- mappings ---- */
 
 /* Exactly one of KEYS is set in VALS; returns its index, or -1. */
-static int one_of(struct pctx *c, const yaml_node_t *n, const char *path, const char *const keys[],
+static int one_of(struct kt_yx *c, const yaml_node_t *n, const char *path, const char *const keys[],
 		  size_t nkeys, yaml_node_t *vals[])
 {
 	int found = -1;
@@ -221,123 +77,70 @@ static int one_of(struct pctx *c, const yaml_node_t *n, const char *path, const 
 		if (!vals[i])
 			continue;
 		if (found >= 0)
-			return perr(c, n, path, "give only one of %s", list);
+			return kt_yx_err(c, n, path, "give only one of %s", list);
 		found = (int)i;
 	}
 	if (found < 0)
-		return perr(c, n, path, "expected one of %s", list);
+		return kt_yx_err(c, n, path, "expected one of %s", list);
 	return found;
 }
 
 /* ---- scalars ---- */
 
-static int get_uint(struct pctx *c, const yaml_node_t *n, const char *path, unsigned long min,
-		    unsigned long max, unsigned long *out)
-{
-	const char *s;
-	unsigned long v = 0;
-	bool neg;
-
-	if (!is_plain(n) || is_null(n))
-		return expected(c, n, path, "an integer");
-	s = sval(n);
-	neg = *s == '-';
-	s += neg;
-	if (!*s || strspn(s, "0123456789") != strlen(s))
-		return expected(c, n, path, "an integer");
-	for (; *s; s++)
-		if (v <= max) /* past max it stays past max, without overflow */
-			v = v * 10 + (unsigned long)(*s - '0');
-	if (neg || v < min || v > max) {
-		char d[64];
-
-		return perr(c, n, path, "%s is out of range (%lu..%lu)",
-			    describe(n, d, sizeof(d)), min, max);
-	}
-	*out = v;
-	return 0;
-}
-
-static int get_u32(struct pctx *c, const yaml_node_t *n, const char *path, uint32_t min,
-		   uint32_t max, uint32_t *out)
-{
-	unsigned long v;
-
-	if (get_uint(c, n, path, min, max, &v))
-		return -1;
-	*out = (uint32_t)v;
-	return 0;
-}
-
 /* A finite number within [MIN, MAX], or (MIN, MAX] when MIN_OPEN. */
-static int get_double(struct pctx *c, const yaml_node_t *n, const char *path, double min,
+static int get_double(struct kt_yx *c, const yaml_node_t *n, const char *path, double min,
 		      bool min_open, double max, double *out)
 {
 	const char *s;
 	char *end;
 	double v;
 
-	if (!is_plain(n) || is_null(n))
-		return expected(c, n, path, "a number");
-	s = sval(n);
-	if (strspn(s, "0123456789.eE+-") != strlen(s))
-		return expected(c, n, path, "a number");
+	if (kt_yx_numeral(c, n, path, &s))
+		return -1;
 	errno = 0;
 	v = strtod(s, &end);
 	if (*end || errno || !isfinite(v))
-		return expected(c, n, path, "a number");
+		return kt_yx_expected(c, n, path, "a number");
 	if (v < min || (min_open && v == min) || v > max)
-		return perr(c, n, path, "%.40s is out of range %c%g, %g]", s, min_open ? '(' : '[',
-			    min, max);
+		return kt_yx_err(c, n, path, "%.40s is out of range %c%g, %g]", s,
+				 min_open ? '(' : '[', min, max);
 	*out = v;
 	return 0;
 }
 
-static int get_bool(struct pctx *c, const yaml_node_t *n, const char *path, bool *out)
-{
-	static const char *const t[] = { "true", "True", "TRUE" }, *const f[] = { "false", "False", "FALSE" };
-
-	for (size_t i = 0; is_plain(n) && i < 3; i++) {
-		if (!strcmp(sval(n), t[i]) || !strcmp(sval(n), f[i])) {
-			*out = !strcmp(sval(n), t[i]);
-			return 0;
-		}
-	}
-	return expected(c, n, path, "true or false");
-}
-
 /* A scenario name, or with CGROUP a cgroup name (kt_spec_name_problem). */
-static int get_name(struct pctx *c, const yaml_node_t *n, const char *path, bool cgroup,
+static int get_name(struct kt_yx *c, const yaml_node_t *n, const char *path, bool cgroup,
 		    char *out)
 {
 	const char *why;
 	char d[64];
 
-	if (n->type != YAML_SCALAR_NODE || is_null(n))
-		return expected(c, n, path, "a name");
-	why = strlen(sval(n)) != n->data.scalar.length ? "it holds a NUL byte" :
-	      kt_spec_name_problem(sval(n), cgroup);
+	if (n->type != YAML_SCALAR_NODE || kt_yx_is_null(n))
+		return kt_yx_expected(c, n, path, "a name");
+	why = strlen(kt_yx_str(n)) != n->data.scalar.length ? "it holds a NUL byte" :
+	      kt_spec_name_problem(kt_yx_str(n), cgroup);
 	if (why)
-		return perr(c, n, path, "%s is not a valid name (%s)", describe(n, d, sizeof(d)),
-			    why);
-	memcpy(out, sval(n), n->data.scalar.length + 1);
+		return kt_yx_err(c, n, path, "%s is not a valid name (%s)",
+				 kt_yx_describe(n, d, sizeof(d)), why);
+	memcpy(out, kt_yx_str(n), n->data.scalar.length + 1);
 	return 0;
 }
 
-static int get_line(struct pctx *c, const yaml_node_t *n, const char *path, char *out, size_t max)
+static int get_line(struct kt_yx *c, const yaml_node_t *n, const char *path, char *out, size_t max)
 {
 	const char *s;
 	size_t len;
 
 	if (n->type != YAML_SCALAR_NODE)
-		return expected(c, n, path, "one line of text");
-	s = sval(n);
+		return kt_yx_expected(c, n, path, "one line of text");
+	s = kt_yx_str(n);
 	len = n->data.scalar.length;
 	if (len > max)
-		return perr(c, n, path, "longer than %zu bytes", max);
+		return kt_yx_err(c, n, path, "longer than %zu bytes", max);
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return perr(c, n, path, "must be one line of text without control characters");
+			return kt_yx_err(c, n, path,
+					 "must be one line of text without control characters");
 	memcpy(out, s, len + 1);
 	return 0;
 }
@@ -346,25 +149,25 @@ static int get_line(struct pctx *c, const yaml_node_t *n, const char *path, char
 
 /* The list form [0, 2]: CPU numbers, each once. More than KT_TOPO_MAX_CPUS
  * items cannot all be distinct and in range. */
-static int cpu_items(struct pctx *c, const yaml_node_t *n, const char *path, struct cgroup *cg)
+static int cpu_items(struct kt_yx *c, const yaml_node_t *n, const char *path, struct cgroup *cg)
 {
-	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-	char p[PATH_MAX_LEN];
+	size_t cnt = kt_yx_seq_len(n);
+	char p[KT_YX_PATH_MAX];
 
 	if (cnt > KT_TOPO_MAX_CPUS)
-		return perr(c, n, path, "%zu CPUs listed, more than there can be (%d)", cnt,
-			    KT_TOPO_MAX_CPUS);
+		return kt_yx_err(c, n, path, "%zu CPUs listed, more than there can be (%d)", cnt,
+				 KT_TOPO_MAX_CPUS);
 	cg->cpus = kt_xcalloc(cnt, sizeof(*cg->cpus));
 	for (size_t i = 0; i < cnt; i++) {
-		const yaml_node_t *item = node(c, n->data.sequence.items.start[i]);
+		const yaml_node_t *item = kt_yx_seq_item(c, n, i);
 		unsigned long cpu;
 
-		join_index(p, path, i);
-		if (get_uint(c, item, p, 0, KT_TOPO_MAX_CPUS - 1, &cpu))
+		kt_yx_join_index(p, path, i);
+		if (kt_yx_uint(c, item, p, 0, KT_TOPO_MAX_CPUS - 1, &cpu))
 			return -1;
 		for (size_t k = 0; k < cg->n_cpus; k++)
 			if (cg->cpus[k] == cpu)
-				return perr(c, item, p, "cpu %lu is listed twice", cpu);
+				return kt_yx_err(c, item, p, "cpu %lu is listed twice", cpu);
 		cg->cpus[cg->n_cpus++] = (uint32_t)cpu;
 	}
 	cg->n_cpus = kt_sort_uniq_u32(cg->cpus, cg->n_cpus);
@@ -372,7 +175,7 @@ static int cpu_items(struct pctx *c, const yaml_node_t *n, const char *path, str
 }
 
 /* The kernel's text form "0-1,3" (kt_cpulist_parse). */
-static int cpu_text(struct pctx *c, const yaml_node_t *n, const char *path, struct cgroup *cg)
+static int cpu_text(struct kt_yx *c, const yaml_node_t *n, const char *path, struct cgroup *cg)
 {
 	uint32_t *ids;
 	struct kt_err e;
@@ -380,16 +183,17 @@ static int cpu_text(struct pctx *c, const yaml_node_t *n, const char *path, stru
 	char d[64];
 	int rc = 0;
 
-	if (n->type != YAML_SCALAR_NODE || is_null(n))
-		return expected(c, n, path, "a CPU list (e.g. [0, 2] or \"0-1,3\")");
-	if (strlen(sval(n)) != n->data.scalar.length)
-		return perr(c, n, path, "%s: holds a NUL byte", describe(n, d, sizeof(d)));
+	if (n->type != YAML_SCALAR_NODE || kt_yx_is_null(n))
+		return kt_yx_expected(c, n, path, "a CPU list (e.g. [0, 2] or \"0-1,3\")");
+	if (strlen(kt_yx_str(n)) != n->data.scalar.length)
+		return kt_yx_err(c, n, path, "%s: holds a NUL byte",
+				 kt_yx_describe(n, d, sizeof(d)));
 	ids = kt_xcalloc(KT_CPU_ID_MAX, sizeof(*ids));
-	if (kt_cpulist_parse(sval(n), ids, KT_CPU_ID_MAX, &cnt, &e))
-		rc = perr(c, n, path, "%s", e.msg);
+	if (kt_cpulist_parse(kt_yx_str(n), ids, KT_CPU_ID_MAX, &cnt, &e))
+		rc = kt_yx_err(c, n, path, "%s", e.msg);
 	else if (cnt && ids[cnt - 1] >= KT_TOPO_MAX_CPUS)
-		rc = perr(c, n, path, "%s: CPU numbers must be below %d", describe(n, d, sizeof(d)),
-			  KT_TOPO_MAX_CPUS);
+		rc = kt_yx_err(c, n, path, "%s: CPU numbers must be below %d",
+			       kt_yx_describe(n, d, sizeof(d)), KT_TOPO_MAX_CPUS);
 	if (!rc) {
 		cg->cpus = kt_xcalloc(cnt, sizeof(*cg->cpus));
 		memcpy(cg->cpus, ids, cnt * sizeof(*ids));
@@ -399,206 +203,211 @@ static int cpu_text(struct pctx *c, const yaml_node_t *n, const char *path, stru
 	return rc;
 }
 
-static int cpulist(struct pctx *c, const yaml_node_t *n, const char *path, struct cgroup *cg)
+static int cpulist(struct kt_yx *c, const yaml_node_t *n, const char *path, struct cgroup *cg)
 {
 	if (n->type == YAML_SEQUENCE_NODE ? cpu_items(c, n, path, cg) : cpu_text(c, n, path, cg))
 		return -1;
 	if (!cg->n_cpus)
-		return perr(c, n, path, "the CPU list is empty");
+		return kt_yx_err(c, n, path, "the CPU list is empty");
 	return 0;
 }
 
-static int cpuset(struct pctx *c, const yaml_node_t *n, const char *path, struct cgroup *cg)
+static int cpuset(struct kt_yx *c, const yaml_node_t *n, const char *path, struct cgroup *cg)
 {
 	static const char *const keys[] = { "exact", "disjoint", "llc" };
 	static const char *const dkeys[] = { "index", "of" };
 	yaml_node_t *v[3], *dv[2];
-	char p[PATH_MAX_LEN], dp[PATH_MAX_LEN];
+	char p[KT_YX_PATH_MAX], dp[KT_YX_PATH_MAX];
 	int which;
 
-	if (fields(c, n, path, keys, 3, v) || (which = one_of(c, n, path, keys, 3, v)) < 0)
+	if (kt_yx_fields(c, n, path, keys, 3, v) || (which = one_of(c, n, path, keys, 3, v)) < 0)
 		return -1;
-	join(p, path, keys[which]);
+	kt_yx_join(p, path, keys[which]);
 	switch (which) {
 	case 0:
 		cg->cpuset = KTSTR__CPUSET_KIND__CPUSET_EXACT;
 		return cpulist(c, v[0], p, cg);
 	case 1:
 		cg->cpuset = KTSTR__CPUSET_KIND__CPUSET_DISJOINT;
-		if (fields(c, v[1], p, dkeys, 2, dv))
+		if (kt_yx_fields(c, v[1], p, dkeys, 2, dv))
 			return -1;
 		if (!dv[0] || !dv[1])
-			return missing(c, v[1], p, dv[0] ? "of" : "index");
-		join(dp, p, "of");
-		if (get_u32(c, dv[1], dp, 1, KT_TOPO_MAX_CPUS, &cg->of))
+			return kt_yx_missing(c, v[1], p, dv[0] ? "of" : "index");
+		kt_yx_join(dp, p, "of");
+		if (kt_yx_u32(c, dv[1], dp, 1, KT_TOPO_MAX_CPUS, &cg->of))
 			return -1;
-		join(dp, p, "index");
-		if (get_u32(c, dv[0], dp, 0, KT_TOPO_MAX_CPUS, &cg->index))
+		kt_yx_join(dp, p, "index");
+		if (kt_yx_u32(c, dv[0], dp, 0, KT_TOPO_MAX_CPUS, &cg->index))
 			return -1;
 		if (cg->index >= cg->of)
-			return perr(c, dv[0], dp, "%u must be less than of (%u)", cg->index, cg->of);
+			return kt_yx_err(c, dv[0], dp, "%u must be less than of (%u)", cg->index,
+					 cg->of);
 		return 0;
 	default:
 		cg->cpuset = KTSTR__CPUSET_KIND__CPUSET_LLC;
-		return get_u32(c, v[2], p, 0, KT_TOPO_MAX_CPUS - 1, &cg->index);
+		return kt_yx_u32(c, v[2], p, 0, KT_TOPO_MAX_CPUS - 1, &cg->index);
 	}
 }
 
 /* ---- work, cgroups, steps ---- */
 
-static int work_type(struct pctx *c, const yaml_node_t *key, const char *path, struct cgroup *cg)
+static int work_type(struct kt_yx *c, const yaml_node_t *key, const char *path, struct cgroup *cg)
 {
 	char d[64];
 
 	for (size_t i = 0; i < N_WORK_TYPES; i++) {
-		if (is_plain(key) && !strcmp(sval(key), work_types[i].name)) {
+		if (kt_yx_is_plain(key) && !strcmp(kt_yx_str(key), work_types[i].name)) {
 			cg->work = work_types[i].type;
 			return 0;
 		}
 	}
 	if (key->type != YAML_SCALAR_NODE)
-		return expected(c, key, path, "a work type (" WORK_TYPE_LIST ")");
-	return perr(c, key, path, "unknown work type %s (expected " WORK_TYPE_LIST ")",
-		    describe(key, d, sizeof(d)));
+		return kt_yx_expected(c, key, path, "a work type (" WORK_TYPE_LIST ")");
+	return kt_yx_err(c, key, path, "unknown work type %s (expected " WORK_TYPE_LIST ")",
+			 kt_yx_describe(key, d, sizeof(d)));
 }
 
-static int work(struct pctx *c, const yaml_node_t *n, const char *path, struct cgroup *cg)
+static int work(struct kt_yx *c, const yaml_node_t *n, const char *path, struct cgroup *cg)
 {
 	static const char *const bkeys[] = { "burst_ms", "sleep_ms" };
 	yaml_node_t *key, *params, *v[2];
-	char p[PATH_MAX_LEN], pp[PATH_MAX_LEN];
+	char p[KT_YX_PATH_MAX], pp[KT_YX_PATH_MAX];
 
 	if (n->type == YAML_SCALAR_NODE)
 		return work_type(c, n, path, cg);
 	if (n->type != YAML_MAPPING_NODE ||
 	    n->data.mapping.pairs.top - n->data.mapping.pairs.start != 1)
-		return perr(c, n, path, "expected a work type or a one-key mapping {TYPE: {params}}");
-	key = node(c, n->data.mapping.pairs.start->key);
-	params = node(c, n->data.mapping.pairs.start->value);
+		return kt_yx_err(c, n, path, "expected a work type or a one-key mapping {TYPE: "
+				 "{params}}");
+	key = kt_yx_node(c, n->data.mapping.pairs.start->key);
+	params = kt_yx_node(c, n->data.mapping.pairs.start->value);
 	if (work_type(c, key, path, cg))
 		return -1;
-	join(p, path, sval(key));
+	kt_yx_join(p, path, kt_yx_str(key));
 	if (cg->work != KTSTR__WORK_TYPE__WORK_BURSTY)
-		return fields(c, params, p, NULL, 0, v);
-	if (fields(c, params, p, bkeys, 2, v))
+		return kt_yx_fields(c, params, p, NULL, 0, v);
+	if (kt_yx_fields(c, params, p, bkeys, 2, v))
 		return -1;
-	join(pp, p, "burst_ms");
-	if (v[0] && get_u32(c, v[0], pp, 1, KT_SPEC_MAX_BURST_MS, &cg->burst_ms))
+	kt_yx_join(pp, p, "burst_ms");
+	if (v[0] && kt_yx_u32(c, v[0], pp, 1, KT_SPEC_MAX_BURST_MS, &cg->burst_ms))
 		return -1;
-	join(pp, p, "sleep_ms");
-	return v[1] ? get_u32(c, v[1], pp, 0, KT_SPEC_MAX_BURST_MS, &cg->sleep_ms) : 0;
+	kt_yx_join(pp, p, "sleep_ms");
+	return v[1] ? kt_yx_u32(c, v[1], pp, 0, KT_SPEC_MAX_BURST_MS, &cg->sleep_ms) : 0;
 }
 
 /* *NAME_NODE: where the name is, for "name used twice" errors. */
-static int cgroup(struct pctx *c, const yaml_node_t *n, const char *path, struct cgroup *cg,
+static int cgroup(struct kt_yx *c, const yaml_node_t *n, const char *path, struct cgroup *cg,
 		  const yaml_node_t **name_node)
 {
 	static const char *const keys[] = { "name", "cpuset", "workers", "work" };
 	yaml_node_t *v[4];
-	char p[PATH_MAX_LEN];
+	char p[KT_YX_PATH_MAX];
 	unsigned long w = 0;
 
-	if (fields(c, n, path, keys, 4, v))
+	if (kt_yx_fields(c, n, path, keys, 4, v))
 		return -1;
 	if (!v[0])
-		return missing(c, n, path, "name");
+		return kt_yx_missing(c, n, path, "name");
 	*name_node = v[0];
-	join(p, path, "name");
+	kt_yx_join(p, path, "name");
 	if (get_name(c, v[0], p, true, cg->name))
 		return -1;
 	cg->cpuset = KTSTR__CPUSET_KIND__CPUSET_NONE;
-	join(p, path, "cpuset");
+	kt_yx_join(p, path, "cpuset");
 	if (v[1] && cpuset(c, v[1], p, cg))
 		return -1;
 	cg->work = KTSTR__WORK_TYPE__WORK_CPU_SPIN;
 	cg->burst_ms = 50;
 	cg->sleep_ms = 100;
-	join(p, path, "work");
+	kt_yx_join(p, path, "work");
 	if (v[3] && work(c, v[3], p, cg))
 		return -1;
-	join(p, path, "workers");
-	if (v[2] && get_uint(c, v[2], p, 0, KT_SPEC_MAX_WORKERS, &w))
+	kt_yx_join(p, path, "workers");
+	if (v[2] && kt_yx_uint(c, v[2], p, 0, KT_SPEC_MAX_WORKERS, &w))
 		return -1;
 	cg->workers = (unsigned)w;
 	if (cg->work == KTSTR__WORK_TYPE__WORK_PIPE_IO && w % 2)
-		return perr(c, v[2], p, "pipe_io works in pairs: needs an even count, got %lu", w);
+		return kt_yx_err(c, v[2], p, "pipe_io works in pairs: needs an even count, got %lu",
+				 w);
 	return 0;
 }
 
-static int hold(struct pctx *c, const yaml_node_t *n, const char *path, struct step *st)
+static int hold(struct kt_yx *c, const yaml_node_t *n, const char *path, struct step *st)
 {
 	static const char *const keys[] = { "frac", "fixed_ms" };
 	yaml_node_t *v[2];
-	char p[PATH_MAX_LEN];
+	char p[KT_YX_PATH_MAX];
 	int which;
 
-	if (fields(c, n, path, keys, 2, v) || (which = one_of(c, n, path, keys, 2, v)) < 0)
+	if (kt_yx_fields(c, n, path, keys, 2, v) || (which = one_of(c, n, path, keys, 2, v)) < 0)
 		return -1;
-	join(p, path, keys[which]);
+	kt_yx_join(p, path, keys[which]);
 	st->fixed = which == 1;
 	if (st->fixed)
-		return get_u32(c, v[1], p, 1, KT_SPEC_MAX_HOLD_MS, &st->ms);
+		return kt_yx_u32(c, v[1], p, 1, KT_SPEC_MAX_HOLD_MS, &st->ms);
 	return get_double(c, v[0], p, 0, true, 1, &st->frac);
 }
 
-static int step(struct pctx *c, const yaml_node_t *n, const char *path, struct step *st)
+static int step(struct kt_yx *c, const yaml_node_t *n, const char *path, struct step *st)
 {
 	static const char *const keys[] = { "cgroups", "hold" };
 	yaml_node_t *v[2], *cgs;
-	char p[PATH_MAX_LEN], cp[PATH_MAX_LEN];
+	char p[KT_YX_PATH_MAX], cp[KT_YX_PATH_MAX];
 	size_t cnt;
 
-	if (fields(c, n, path, keys, 2, v))
+	if (kt_yx_fields(c, n, path, keys, 2, v))
 		return -1;
 	if (!v[0])
-		return missing(c, n, path, "cgroups");
+		return kt_yx_missing(c, n, path, "cgroups");
 	cgs = v[0];
-	join(p, path, "cgroups");
+	kt_yx_join(p, path, "cgroups");
 	if (cgs->type != YAML_SEQUENCE_NODE)
-		return expected(c, cgs, p, "a list of cgroups");
-	cnt = (size_t)(cgs->data.sequence.items.top - cgs->data.sequence.items.start);
+		return kt_yx_expected(c, cgs, p, "a list of cgroups");
+	cnt = kt_yx_seq_len(cgs);
 	if (!cnt || cnt > KT_SPEC_MAX_CGROUPS)
-		return perr(c, cgs, p, "expected 1 to %d cgroups, got %zu", KT_SPEC_MAX_CGROUPS, cnt);
+		return kt_yx_err(c, cgs, p, "expected 1 to %d cgroups, got %zu",
+				 KT_SPEC_MAX_CGROUPS, cnt);
 	st->cgroups = kt_xcalloc(cnt, sizeof(*st->cgroups));
 	for (size_t i = 0; i < cnt; i++) {
 		const yaml_node_t *name = NULL;
 
-		join_index(cp, p, i);
+		kt_yx_join_index(cp, p, i);
 		st->n_cgroups++;
-		if (cgroup(c, node(c, cgs->data.sequence.items.start[i]), cp, &st->cgroups[i], &name))
+		if (cgroup(c, kt_yx_seq_item(c, cgs, i), cp, &st->cgroups[i], &name))
 			return -1;
 		for (size_t j = 0; j < i; j++) {
-			char np[PATH_MAX_LEN];
+			char np[KT_YX_PATH_MAX];
 
 			if (strcmp(st->cgroups[j].name, st->cgroups[i].name))
 				continue;
-			join(np, cp, "name");
-			return perr(c, name, np, "'%s' is already the name of cgroups[%zu]",
-				    st->cgroups[i].name, j);
+			kt_yx_join(np, cp, "name");
+			return kt_yx_err(c, name, np, "'%s' is already the name of cgroups[%zu]",
+					 st->cgroups[i].name, j);
 		}
 	}
-	join(p, path, "hold");
+	kt_yx_join(p, path, "hold");
 	return v[1] ? hold(c, v[1], p, st) : 0;
 }
 
-static int steps(struct pctx *c, const yaml_node_t *n, struct kt_scenario *s)
+static int steps(struct kt_yx *c, const yaml_node_t *n, struct kt_scenario *s)
 {
-	char p[PATH_MAX_LEN];
+	char p[KT_YX_PATH_MAX];
 	double sum = 0;
 	size_t cnt;
 
 	if (n->type != YAML_SEQUENCE_NODE)
-		return expected(c, n, "steps", "a list of steps");
-	cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+		return kt_yx_expected(c, n, "steps", "a list of steps");
+	cnt = kt_yx_seq_len(n);
 	/* No steps is a zero-length scenario: boot, report, power off. */
 	if (cnt > KT_SPEC_MAX_STEPS)
-		return perr(c, n, "steps", "expected at most %d steps, got %zu", KT_SPEC_MAX_STEPS, cnt);
+		return kt_yx_err(c, n, "steps", "expected at most %d steps, got %zu",
+				 KT_SPEC_MAX_STEPS, cnt);
 	s->steps = kt_xcalloc(cnt, sizeof(*s->steps));
 	for (size_t i = 0; i < cnt; i++) {
-		const yaml_node_t *sn = node(c, n->data.sequence.items.start[i]);
+		const yaml_node_t *sn = kt_yx_seq_item(c, n, i);
 		struct step *st = &s->steps[i];
 
-		join_index(p, "steps", i);
+		kt_yx_join_index(p, "steps", i);
 		st->frac = -1;
 		s->n_steps++;
 		if (step(c, sn, p, st))
@@ -608,35 +417,35 @@ static int steps(struct pctx *c, const yaml_node_t *n, struct kt_scenario *s)
 		sum += st->fixed ? 0 : st->frac;
 		/* Slack for 1/3 + 1/3 + 1/3 in binary. */
 		if (sum > 1 + 1e-9) {
-			char hp[PATH_MAX_LEN];
+			char hp[KT_YX_PATH_MAX];
 
-			join(hp, p, "hold");
-			return perr(c, sn, hp, "the hold fractions up to here add up to %g, "
-				    "more than the whole duration (1)", sum);
+			kt_yx_join(hp, p, "hold");
+			return kt_yx_err(c, sn, hp, "the hold fractions up to here add up to %g, "
+					 "more than the whole duration (1)", sum);
 		}
 	}
 	return 0;
 }
 
-static int checks(struct pctx *c, const yaml_node_t *n, struct kt_checks_cfg *ck)
+static int checks(struct kt_yx *c, const yaml_node_t *n, struct kt_checks_cfg *ck)
 {
 	static const char *const keys[] = { "not_starved", "max_gap_ms", "max_spread", "isolation" };
 	yaml_node_t *v[4];
-	char p[PATH_MAX_LEN];
+	char p[KT_YX_PATH_MAX];
 
-	if (fields(c, n, "checks", keys, 4, v))
+	if (kt_yx_fields(c, n, "checks", keys, 4, v))
 		return -1;
-	join(p, "checks", "not_starved");
-	if (v[0] && get_bool(c, v[0], p, &ck->not_starved))
+	kt_yx_join(p, "checks", "not_starved");
+	if (v[0] && kt_yx_bool(c, v[0], p, &ck->not_starved))
 		return -1;
-	join(p, "checks", "max_gap_ms");
+	kt_yx_join(p, "checks", "max_gap_ms");
 	if (v[1] && get_double(c, v[1], p, 0, false, MAX_GAP_MS, &ck->max_gap_ms))
 		return -1;
-	join(p, "checks", "max_spread");
+	kt_yx_join(p, "checks", "max_spread");
 	if (v[2] && get_double(c, v[2], p, 0, false, 100, &ck->max_spread))
 		return -1;
-	join(p, "checks", "isolation");
-	return v[3] ? get_bool(c, v[3], p, &ck->isolation) : 0;
+	kt_yx_join(p, "checks", "isolation");
+	return v[3] ? kt_yx_bool(c, v[3], p, &ck->isolation) : 0;
 }
 
 static bool any_cpuset(const struct kt_scenario *s)
@@ -648,17 +457,17 @@ static bool any_cpuset(const struct kt_scenario *s)
 	return false;
 }
 
-static int root(struct pctx *c, const yaml_node_t *n, struct kt_scenario *s)
+static int root(struct kt_yx *c, const yaml_node_t *n, struct kt_scenario *s)
 {
 	static const char *const keys[] = { "name", "description", "checks", "steps" };
 	yaml_node_t *v[4];
 
-	if (fields(c, n, "", keys, 4, v))
+	if (kt_yx_fields(c, n, "", keys, 4, v))
 		return -1;
 	if (!v[0])
-		return missing(c, n, "", "name");
+		return kt_yx_missing(c, n, "", "name");
 	if (!v[3])
-		return missing(c, n, "", "steps");
+		return kt_yx_missing(c, n, "", "steps");
 	if (get_name(c, v[0], "name", false, s->name) ||
 	    (v[1] && get_line(c, v[1], "description", s->description, DESC_MAX)) ||
 	    steps(c, v[3], s))
@@ -684,147 +493,23 @@ void kt_scenario_free(struct kt_scenario *s)
 	free(s);
 }
 
-/* libyaml's reader errors carry a byte offset, not a mark. */
-static unsigned long offset_line(const char *text, size_t len, size_t off)
-{
-	unsigned long line = 1;
-
-	for (size_t i = 0; i < off && i < len; i++)
-		line += text[i] == '\n';
-	return line;
-}
-
-static int syntax_error(const yaml_parser_t *ps, const char *text, size_t len, const char *file,
-			struct kt_err *err)
-{
-	unsigned long line = ps->error == YAML_READER_ERROR ?
-		offset_line(text, len, ps->problem_offset) : (unsigned long)ps->problem_mark.line + 1;
-
-	if (ps->error == YAML_MEMORY_ERROR)
-		return kt_errf(err, "%s: out of memory while parsing", file);
-	if (ps->context)
-		return kt_errf(err, "%s:%lu: YAML syntax error: %s (%s at line %lu)", file, line,
-			       ps->problem ? ps->problem : "invalid", ps->context,
-			       (unsigned long)ps->context_mark.line + 1);
-	return kt_errf(err, "%s:%lu: YAML syntax error: %s", file, line,
-		       ps->problem ? ps->problem : "invalid");
-}
-
-#define MAX_DEPTH 16   /* the schema needs 7 */
-#define MAX_ANCHORS 64
-
-static const char *event_anchor(const yaml_event_t *ev)
-{
-	switch (ev->type) {
-	case YAML_SCALAR_EVENT:
-		return (const char *)ev->data.scalar.anchor;
-	case YAML_SEQUENCE_START_EVENT:
-		return (const char *)ev->data.sequence_start.anchor;
-	case YAML_MAPPING_START_EVENT:
-		return (const char *)ev->data.mapping_start.anchor;
-	default:
-		return NULL;
-	}
-}
-
-/* One event's contribution to the bounds; returns -1 when one is broken. */
-static int bound_event(const yaml_event_t *ev, int *depth, int *anchors, int *docs,
-		       const char *file, struct kt_err *err)
-{
-	unsigned long line = (unsigned long)ev->start_mark.line + 1;
-
-	if (event_anchor(ev) && ++*anchors > MAX_ANCHORS)
-		return kt_errf(err, "%s:%lu: more than %d anchors", file, line, MAX_ANCHORS);
-	switch (ev->type) {
-	case YAML_SEQUENCE_START_EVENT:
-	case YAML_MAPPING_START_EVENT:
-		if (++*depth > MAX_DEPTH)
-			return kt_errf(err, "%s:%lu: nested deeper than %d levels", file, line,
-				       MAX_DEPTH);
-		return 0;
-	case YAML_SEQUENCE_END_EVENT:
-	case YAML_MAPPING_END_EVENT:
-		--*depth;
-		return 0;
-	case YAML_DOCUMENT_START_EVENT:
-		if (++*docs > 1)
-			return kt_errf(err, "%s:%lu: a second YAML document: a scenario file holds one",
-				       file, line);
-		return 0;
-	default:
-		return 0;
-	}
-}
-
-/* libyaml's scanner is quadratic in the nesting depth and its alias lookup
- * in the number of anchors, so a small hostile file could keep it busy for
- * minutes. A cheap event pass that stops early bounds both, and allows one
- * document, before the document is loaded. */
-static int prescan(const char *text, size_t len, const char *file, struct kt_err *err)
-{
-	int depth = 0, anchors = 0, docs = 0, rc = 0;
-	bool end = false;
-	yaml_parser_t ps;
-	yaml_event_t ev;
-
-	if (!yaml_parser_initialize(&ps))
-		return kt_errf(err, "%s: out of memory", file);
-	yaml_parser_set_input_string(&ps, (const unsigned char *)text, len);
-	while (!end && !rc) {
-		if (!yaml_parser_parse(&ps, &ev)) {
-			rc = syntax_error(&ps, text, len, file, err);
-			break;
-		}
-		end = ev.type == YAML_STREAM_END_EVENT;
-		rc = bound_event(&ev, &depth, &anchors, &docs, file, err);
-		yaml_event_delete(&ev);
-	}
-	yaml_parser_delete(&ps);
-	return rc;
-}
-
-/* Load the single document of TEXT into DOC. */
-static int load(const char *text, size_t len, const char *file, yaml_document_t *doc,
-		struct kt_err *err)
-{
-	yaml_parser_t ps;
-	int rc = 0;
-
-	if (prescan(text, len, file, err))
-		return -1;
-	if (!yaml_parser_initialize(&ps))
-		return kt_errf(err, "%s: out of memory", file);
-	yaml_parser_set_input_string(&ps, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&ps, doc)) {
-		rc = syntax_error(&ps, text, len, file, err);
-	} else if (!yaml_document_get_root_node(doc) ||
-		   is_null(yaml_document_get_root_node(doc))) {
-		yaml_document_delete(doc);
-		rc = kt_errf(err, "%s:1: empty file (expected a mapping with name and steps)", file);
-	}
-	yaml_parser_delete(&ps);
-	return rc;
-}
-
 int kt_scenario_parse(const char *text, size_t len, const char *filename,
 		      struct kt_scenario **out, struct kt_err *err)
 {
+	static const struct kt_yx_kind kind = { "scenario", "name and steps",
+						KT_SCENARIO_MAX_BYTES };
 	struct kt_scenario *s;
-	yaml_document_t doc;
-	struct pctx c = { filename ? filename : "<scenario>", &doc, err };
+	struct kt_yx *c;
 
 	*out = NULL;
-	if (len > KT_SCENARIO_MAX_BYTES)
-		return kt_errf(err, "%s: %zu bytes is more than the limit of %u", c.file, len,
-			       KT_SCENARIO_MAX_BYTES);
-	if (load(text, len, c.file, &doc, err))
+	if (kt_yx_open(text, len, filename ? filename : "<scenario>", &kind, &c, err))
 		return -1;
 	s = kt_xcalloc(1, sizeof(*s));
-	if (root(&c, yaml_document_get_root_node(&doc), s)) {
+	if (root(c, kt_yx_root(c), s)) {
 		kt_scenario_free(s);
 		s = NULL;
 	}
-	yaml_document_delete(&doc);
+	kt_yx_close(c);
 	*out = s;
 	return s ? 0 : -1;
 }
