@@ -30,32 +30,198 @@ const char *kt_spec_name_problem(const char *s, bool cgroup)
 	return NULL;
 }
 
+#define T(x) KTSTR__WORK_TYPE__WORK_##x
+
+/* Indexed by WorkType. */
+static const char *const work_names[KT_SPEC_WORK_TYPES] = {
+	[T(CPU_SPIN)] = "cpu_spin",
+	[T(YIELD_HEAVY)] = "yield_heavy",
+	[T(MIXED)] = "mixed",
+	[T(IO_SYNC)] = "io_sync",
+	[T(BURSTY)] = "bursty",
+	[T(PIPE_IO)] = "pipe_io",
+	[T(FUTEX_PING_PONG)] = "futex_ping_pong",
+	[T(FUTEX_FAN_OUT)] = "futex_fan_out",
+	[T(CACHE_PRESSURE)] = "cache_pressure",
+	[T(CACHE_YIELD)] = "cache_yield",
+	[T(CACHE_PIPE)] = "cache_pipe",
+	[T(FAN_OUT_COMPUTE)] = "fan_out_compute",
+	[T(SEQUENCE)] = "sequence",
+	[T(FORK_EXIT)] = "fork_exit",
+	[T(NICE_SWEEP)] = "nice_sweep",
+	[T(AFFINITY_CHURN)] = "affinity_churn",
+	[T(POLICY_CHURN)] = "policy_churn",
+	[T(PAGE_FAULT_CHURN)] = "page_fault_churn",
+	[T(MUTEX_CONTENTION)] = "mutex_contention",
+};
+
+const char *kt_spec_work_name(Ktstr__WorkType t)
+{
+	return (unsigned)t < KT_SPEC_WORK_TYPES ? work_names[t] : NULL;
+}
+
+bool kt_spec_work_by_name(const char *name, Ktstr__WorkType *out)
+{
+	for (int i = 0; i < KT_SPEC_WORK_TYPES; i++) {
+		if (!strcmp(name, work_names[i])) {
+			*out = (Ktstr__WorkType)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool kt_spec_phase_work_ok(Ktstr__WorkType t)
+{
+	switch (t) {
+	case T(CPU_SPIN):
+	case T(YIELD_HEAVY):
+	case T(MIXED):
+	case T(IO_SYNC):
+	case T(CACHE_PRESSURE):
+	case T(CACHE_YIELD):
+	case T(FORK_EXIT):
+	case T(PAGE_FAULT_CHURN):
+		return true;
+	default:
+		return false;
+	}
+}
+
+static uint32_t or_default(uint32_t v, uint32_t dflt)
+{
+	return v ? v : dflt;
+}
+
+unsigned kt_spec_work_group(const Ktstr__WorkSpec *work)
+{
+	switch (work ? work->type : T(CPU_SPIN)) {
+	case T(PIPE_IO):
+	case T(FUTEX_PING_PONG):
+	case T(CACHE_PIPE):
+		return 2;
+	case T(FUTEX_FAN_OUT):
+	case T(FAN_OUT_COMPUTE):
+		/* Clamped: never 0, even for a spec the check would refuse. */
+		return or_default(work->fan_out > KT_SPEC_MAX_FAN_OUT ? KT_SPEC_MAX_FAN_OUT :
+				  work->fan_out, KT_SPEC_DEFAULT_FAN_OUT) + 1;
+	case T(MUTEX_CONTENTION):
+		return or_default(work->contenders, KT_SPEC_DEFAULT_CONTENDERS);
+	default:
+		return 1;
+	}
+}
+
+/* V (0 = the default) in MIN..MAX. */
+static int param(const char *type, const char *name, uint32_t v, uint32_t min, uint32_t max,
+		 struct kt_err *err)
+{
+	if (v && (v < min || v > max))
+		return kt_errf(err, "%s: %s %u is not in %u..%u", type, name, v, min, max);
+	return 0;
+}
+
+static int check_bursty(const Ktstr__WorkSpec *w, struct kt_err *err)
+{
+	if (!w->burst_ms && !w->sleep_ms)
+		return 0;
+	if (w->burst_ms < 1 || w->burst_ms > KT_SPEC_MAX_BURST_MS ||
+	    w->sleep_ms > KT_SPEC_MAX_BURST_MS)
+		return kt_errf(err, "bursty: burst_ms %u must be in 1..%u and sleep_ms %u in 0..%u",
+			       w->burst_ms, KT_SPEC_MAX_BURST_MS, w->sleep_ms,
+			       KT_SPEC_MAX_BURST_MS);
+	return 0;
+}
+
+static int check_cache(const Ktstr__WorkSpec *w, const char *name, struct kt_err *err)
+{
+	uint32_t kb = or_default(w->size_kb, KT_SPEC_DEFAULT_SIZE_KB);
+	uint32_t stride = or_default(w->stride, KT_SPEC_DEFAULT_STRIDE);
+
+	if (param(name, "size_kb", w->size_kb, 1, KT_SPEC_MAX_SIZE_KB, err) ||
+	    param(name, "stride", w->stride, 1, KT_SPEC_MAX_STRIDE, err))
+		return -1;
+	if (stride > kb * 1024)
+		return kt_errf(err, "%s: stride %u is larger than the buffer (%u KiB)", name, stride,
+			       kb);
+	return 0;
+}
+
+static int check_sequence(const Ktstr__WorkSpec *w, struct kt_err *err)
+{
+	bool work = false;
+
+	if (w->n_phases < 1 || w->n_phases > KT_SPEC_MAX_PHASES)
+		return kt_errf(err, "sequence: %zu phases, expected 1..%d", w->n_phases,
+			       KT_SPEC_MAX_PHASES);
+	for (size_t i = 0; i < w->n_phases; i++) {
+		const Ktstr__Phase *p = w->phases[i];
+
+		if (p->ms < 1 || p->ms > KT_SPEC_MAX_PHASE_MS)
+			return kt_errf(err, "sequence: phase %zu: ms %u is not in 1..%u", i, p->ms,
+				       KT_SPEC_MAX_PHASE_MS);
+		if (!p->sleep && !kt_spec_phase_work_ok(p->work))
+			return kt_errf(err, "sequence: phase %zu: %s cannot be a phase", i,
+				       kt_spec_work_name(p->work) ? kt_spec_work_name(p->work)
+								  : "an unknown work type");
+		work |= !p->sleep;
+	}
+	if (!work)
+		return kt_errf(err, "sequence: every phase sleeps, so it would do no work");
+	return 0;
+}
+
+static int check_params(const Ktstr__WorkSpec *w, const char *name, struct kt_err *err)
+{
+	switch (w->type) {
+	case T(BURSTY):
+		return check_bursty(w, err);
+	case T(FUTEX_FAN_OUT):
+	case T(FAN_OUT_COMPUTE):
+		return param(name, "fan_out", w->fan_out, 1, KT_SPEC_MAX_FAN_OUT, err);
+	case T(CACHE_PRESSURE):
+	case T(CACHE_YIELD):
+	case T(CACHE_PIPE):
+		return check_cache(w, name, err);
+	case T(PAGE_FAULT_CHURN):
+		return param(name, "region_kb", w->region_kb, KT_SPEC_MIN_REGION_KB,
+			     KT_SPEC_MAX_REGION_KB, err);
+	case T(MUTEX_CONTENTION):
+		return param(name, "contenders", w->contenders, 2, KT_SPEC_MAX_CONTENDERS, err);
+	case T(SEQUENCE):
+		return check_sequence(w, err);
+	default:
+		return 0;
+	}
+}
+
+static int group_err(const Ktstr__WorkSpec *w, const char *name, unsigned g, unsigned n,
+		     struct kt_err *err)
+{
+	if (g == 2)
+		return kt_errf(err, "%s needs an even number of workers, got %u (it works in "
+			       "pairs)", name, n);
+	if (w->type == T(MUTEX_CONTENTION))
+		return kt_errf(err, "%s works in groups of contenders (%u) sharing a mutex: needs "
+			       "a multiple of %u workers, got %u", name, g, g, n);
+	return kt_errf(err, "%s works in groups of fan_out + 1 (%u: one waker, %u waiters): needs "
+		       "a multiple of %u workers, got %u", name, g, g - 1, g, n);
+}
+
 int kt_spec_work_check(const Ktstr__WorkSpec *work, unsigned n, struct kt_err *err)
 {
-	Ktstr__WorkType type = work ? work->type : KTSTR__WORK_TYPE__WORK_CPU_SPIN;
+	Ktstr__WorkType type = work ? work->type : T(CPU_SPIN);
+	const char *name = kt_spec_work_name(type);
+	unsigned g;
 
-	switch (type) {
-	case KTSTR__WORK_TYPE__WORK_CPU_SPIN:
-	case KTSTR__WORK_TYPE__WORK_YIELD_HEAVY:
-	case KTSTR__WORK_TYPE__WORK_MIXED:
-	case KTSTR__WORK_TYPE__WORK_IO_SYNC:
-		return 0;
-	case KTSTR__WORK_TYPE__WORK_PIPE_IO:
-		if (n % 2)
-			return kt_errf(err, "pipe_io needs an even number of workers, got %u", n);
-		return 0;
-	case KTSTR__WORK_TYPE__WORK_BURSTY:
-		if (!work->burst_ms && !work->sleep_ms)
-			return 0;
-		if (work->burst_ms < 1 || work->burst_ms > KT_SPEC_MAX_BURST_MS ||
-		    work->sleep_ms > KT_SPEC_MAX_BURST_MS)
-			return kt_errf(err, "bursty: burst_ms %u must be in 1..%u and sleep_ms %u "
-				       "in 0..%u", work->burst_ms, KT_SPEC_MAX_BURST_MS,
-				       work->sleep_ms, KT_SPEC_MAX_BURST_MS);
-		return 0;
-	default:
+	if (!name)
 		return kt_errf(err, "unknown work type %d", (int)type);
-	}
+	if (work && check_params(work, name, err))
+		return -1;
+	g = kt_spec_work_group(work);
+	if (n % g)
+		return group_err(work, name, g, n, err);
+	return 0;
 }
 
 uint64_t kt_spec_hold_ms(const Ktstr__EntrySpec *spec, const Ktstr__StepSpec *step)

@@ -22,6 +22,25 @@
 #define KT_SPEC_MAX_DURATION_MS 86400000u
 #define KT_SPEC_MAX_HOLD_MS 3600000u    /* one step's hold, fixed or frac */
 #define KT_SPEC_MAX_BURST_MS 60000u     /* bursty burst_ms and sleep_ms */
+#define KT_SPEC_MAX_FAN_OUT 255u        /* waiters per waker: a group fits a cgroup */
+#define KT_SPEC_MAX_SIZE_KB 65536u      /* cache_*: 64 MiB, a buffer per worker */
+#define KT_SPEC_MAX_STRIDE 65536u       /* cache_*: bytes, at most the buffer */
+#define KT_SPEC_MIN_REGION_KB 4u        /* page_fault_churn: one page */
+#define KT_SPEC_MAX_REGION_KB 262144u   /* 256 MiB: the smallest guest's memory */
+#define KT_SPEC_MAX_CONTENDERS 256u     /* mutex_contention: 2..256 */
+#define KT_SPEC_MAX_PHASES 16           /* sequence */
+#define KT_SPEC_MAX_PHASE_MS 60000u
+
+/* Parameter defaults (a WorkSpec field of 0 means these). */
+#define KT_SPEC_DEFAULT_BURST_MS 50u
+#define KT_SPEC_DEFAULT_SLEEP_MS 100u
+#define KT_SPEC_DEFAULT_FAN_OUT 4u
+#define KT_SPEC_DEFAULT_SIZE_KB 32u
+#define KT_SPEC_DEFAULT_STRIDE 64u
+#define KT_SPEC_DEFAULT_REGION_KB 4096u
+#define KT_SPEC_DEFAULT_CONTENDERS 4u
+
+#define KT_SPEC_WORK_TYPES 19 /* WorkType values are 0..KT_SPEC_WORK_TYPES-1 */
 
 /* Why S is not a valid name, or NULL when it is. A name is
  * 1..KT_SPEC_NAME_MAX of [A-Za-z0-9_.-], not "." or "..". A cgroup name
@@ -31,9 +50,35 @@
  * clash with one. The reason is a short phrase for a message. */
 const char *kt_spec_name_problem(const char *s, bool cgroup);
 
-/* Whether N workers of WORK (NULL = cpu_spin) can run: a known type, an
- * even count for pipe_io, bursty burst_ms 1..KT_SPEC_MAX_BURST_MS and
- * sleep_ms 0..KT_SPEC_MAX_BURST_MS (both 0 = the defaults). */
+/* The YAML name of work type T ("cpu_spin", "futex_fan_out", ...), NULL
+ * for a value this build does not know. */
+const char *kt_spec_work_name(Ktstr__WorkType t);
+
+/* The work type called NAME; false when there is none. */
+bool kt_spec_work_by_name(const char *name, Ktstr__WorkType *out);
+
+/* Whether T can be a phase of a sequence: the types that need no partner
+ * and leave the worker as they found it (cpu_spin, yield_heavy, mixed,
+ * io_sync, cache_pressure, cache_yield, fork_exit, page_fault_churn). The
+ * churn types are left out because the nice, affinity or policy they set
+ * would outlive their phase; bursty is itself spin and sleep phases. */
+bool kt_spec_phase_work_ok(Ktstr__WorkType t);
+
+/* How many workers of WORK (NULL = cpu_spin) work together, so that a
+ * cgroup's count must be a multiple of it: 2 for pipe_io, futex_ping_pong
+ * and cache_pipe (pairs), fan_out + 1 for futex_fan_out and fan_out_compute
+ * (one waker, fan_out waiters), contenders for mutex_contention (sharing
+ * one mutex), else 1. Parameters of 0 count as their defaults. Meant for
+ * a WORK that kt_spec_work_check accepts; never 0 for any WORK. */
+unsigned kt_spec_work_group(const Ktstr__WorkSpec *work);
+
+/* Whether N workers of WORK (NULL = cpu_spin) can run: a known type, its
+ * parameters in range (0 = the default; bursty: burst_ms 1..60000 and
+ * sleep_ms 0..60000, both 0 = 50 and 100; fan_out 1..255; size_kb
+ * 1..65536 and stride 1..65536 with stride <= the buffer; region_kb
+ * 4..262144; contenders 2..256; sequence: 1..16 phases of ms 1..60000,
+ * each sleep or a kt_spec_phase_work_ok type, at least one not sleep),
+ * and N a multiple of kt_spec_work_group. */
 int kt_spec_work_check(const Ktstr__WorkSpec *work, unsigned n, struct kt_err *err);
 
 /* The rules: version KT_SCENARIO_ENTRY_VERSION; the scenario name printable

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,8 @@ struct cgroup {
 	size_t n_cpus;
 	uint32_t index, of; /* DISJOINT: index, of; LLC: index */
 	unsigned workers;   /* 0: the run's default */
-	Ktstr__WorkType work;
-	uint32_t burst_ms, sleep_ms;
+	Ktstr__WorkSpec work; /* its params explicit; phases point into PHASES */
+	Ktstr__Phase *phases, **phase_ptrs;
 };
 
 struct step {
@@ -40,19 +41,75 @@ struct kt_scenario {
 	size_t n_steps;
 };
 
-static const struct {
-	const char *name;
-	Ktstr__WorkType type;
-} work_types[] = {
-	{ "cpu_spin", KTSTR__WORK_TYPE__WORK_CPU_SPIN },
-	{ "yield_heavy", KTSTR__WORK_TYPE__WORK_YIELD_HEAVY },
-	{ "mixed", KTSTR__WORK_TYPE__WORK_MIXED },
-	{ "io_sync", KTSTR__WORK_TYPE__WORK_IO_SYNC },
-	{ "bursty", KTSTR__WORK_TYPE__WORK_BURSTY },
-	{ "pipe_io", KTSTR__WORK_TYPE__WORK_PIPE_IO },
+/* A numeric parameter of a work type: its key, range and WorkSpec field. */
+struct wparam {
+	const char *key;
+	uint32_t min, max, dflt;
+	size_t off;
 };
-#define N_WORK_TYPES (sizeof(work_types) / sizeof(work_types[0]))
-#define WORK_TYPE_LIST "cpu_spin, yield_heavy, mixed, io_sync, bursty, pipe_io"
+
+#define WP(key, min, max, dflt) { #key, min, max, dflt, offsetof(Ktstr__WorkSpec, key) }
+static const struct wparam bursty_params[] = {
+	WP(burst_ms, 1, KT_SPEC_MAX_BURST_MS, KT_SPEC_DEFAULT_BURST_MS),
+	WP(sleep_ms, 0, KT_SPEC_MAX_BURST_MS, KT_SPEC_DEFAULT_SLEEP_MS),
+};
+static const struct wparam fan_params[] = {
+	WP(fan_out, 1, KT_SPEC_MAX_FAN_OUT, KT_SPEC_DEFAULT_FAN_OUT),
+};
+static const struct wparam cache_params[] = {
+	WP(size_kb, 1, KT_SPEC_MAX_SIZE_KB, KT_SPEC_DEFAULT_SIZE_KB),
+	WP(stride, 1, KT_SPEC_MAX_STRIDE, KT_SPEC_DEFAULT_STRIDE),
+};
+static const struct wparam region_params[] = {
+	WP(region_kb, KT_SPEC_MIN_REGION_KB, KT_SPEC_MAX_REGION_KB, KT_SPEC_DEFAULT_REGION_KB),
+};
+static const struct wparam mutex_params[] = {
+	WP(contenders, 2, KT_SPEC_MAX_CONTENDERS, KT_SPEC_DEFAULT_CONTENDERS),
+};
+#define MAX_WPARAMS 2
+
+/* The numeric parameters of TYPE (sequence has its own parser). */
+static const struct wparam *params_of(Ktstr__WorkType type, size_t *n)
+{
+#define RET(a) return (*n = sizeof(a) / sizeof(a[0]), a)
+	switch (type) {
+	case KTSTR__WORK_TYPE__WORK_BURSTY:
+		RET(bursty_params);
+	case KTSTR__WORK_TYPE__WORK_FUTEX_FAN_OUT:
+	case KTSTR__WORK_TYPE__WORK_FAN_OUT_COMPUTE:
+		RET(fan_params);
+	case KTSTR__WORK_TYPE__WORK_CACHE_PRESSURE:
+	case KTSTR__WORK_TYPE__WORK_CACHE_YIELD:
+	case KTSTR__WORK_TYPE__WORK_CACHE_PIPE:
+		RET(cache_params);
+	case KTSTR__WORK_TYPE__WORK_PAGE_FAULT_CHURN:
+		RET(region_params);
+	case KTSTR__WORK_TYPE__WORK_MUTEX_CONTENTION:
+		RET(mutex_params);
+	default:
+		*n = 0;
+		return NULL;
+	}
+#undef RET
+}
+
+static uint32_t *field(Ktstr__WorkSpec *w, const struct wparam *p)
+{
+	return (uint32_t *)((char *)w + p->off);
+}
+
+/* BUF = "cpu_spin, yield_heavy, ..." (every type) or, with PHASES, what a
+ * sequence phase can be. LEN: TYPE_LIST_MAX. */
+#define TYPE_LIST_MAX 320
+static const char *type_list(bool phases, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", phases ? "sleep" : "");
+	for (int i = 0; i < KT_SPEC_WORK_TYPES; i++)
+		if (!phases || kt_spec_phase_work_ok((Ktstr__WorkType)i))
+			snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", buf[0] ? ", " : "",
+				 kt_spec_work_name((Ktstr__WorkType)i));
+	return buf;
+}
 
 void kt_checks_cfg_default(struct kt_checks_cfg *c)
 {
@@ -251,48 +308,160 @@ static int cpuset(struct kt_yx *c, const yaml_node_t *n, const char *path, struc
 
 /* ---- work, cgroups, steps ---- */
 
-static int work_type(struct kt_yx *c, const yaml_node_t *key, const char *path, struct cgroup *cg)
+/* A plain scalar naming a work type (or "sleep" when SLEEP_OK) into *OUT;
+ * *SLEEP says which. */
+static int work_name(struct kt_yx *c, const yaml_node_t *key, const char *path, bool sleep_ok,
+		     Ktstr__WorkType *out, bool *sleep)
 {
-	char d[64];
+	char d[64], list[TYPE_LIST_MAX];
+	const char *what = sleep_ok ? "a phase" : "a work type";
 
-	for (size_t i = 0; i < N_WORK_TYPES; i++) {
-		if (kt_yx_is_plain(key) && !strcmp(kt_yx_str(key), work_types[i].name)) {
-			cg->work = work_types[i].type;
+	if (key->type != YAML_SCALAR_NODE || kt_yx_is_null(key))
+		return kt_yx_err(c, key, path, "expected %s (%s), got %s", what,
+				 type_list(sleep_ok, list, sizeof(list)),
+				 kt_yx_describe(key, d, sizeof(d)));
+	*sleep = false;
+	if (kt_yx_is_plain(key) && strlen(kt_yx_str(key)) == key->data.scalar.length) {
+		if (sleep_ok && !strcmp(kt_yx_str(key), "sleep")) {
+			*sleep = true;
+			return 0;
+		}
+		if (kt_spec_work_by_name(kt_yx_str(key), out)) {
+			if (sleep_ok && !kt_spec_phase_work_ok(*out))
+				return kt_yx_err(c, key, path, "%s cannot be a sequence phase (expected "
+						 "%s)", kt_yx_str(key), type_list(true, list,
+										  sizeof(list)));
 			return 0;
 		}
 	}
-	if (key->type != YAML_SCALAR_NODE)
-		return kt_yx_expected(c, key, path, "a work type (" WORK_TYPE_LIST ")");
-	return kt_yx_err(c, key, path, "unknown work type %s (expected " WORK_TYPE_LIST ")",
-			 kt_yx_describe(key, d, sizeof(d)));
+	return kt_yx_err(c, key, path, "unknown %s %s (expected %s)", sleep_ok ? "phase" :
+			 "work type", kt_yx_describe(key, d, sizeof(d)),
+			 type_list(sleep_ok, list, sizeof(list)));
+}
+
+/* One phase {work: NAME | sleep, ms: N} into P. */
+static int phase(struct kt_yx *c, const yaml_node_t *n, const char *path, Ktstr__Phase *p)
+{
+	static const char *const keys[] = { "work", "ms" };
+	yaml_node_t *v[2];
+	char pp[KT_YX_PATH_MAX];
+	bool sleep;
+
+	if (kt_yx_fields(c, n, path, keys, 2, v))
+		return -1;
+	if (!v[0] || !v[1])
+		return kt_yx_missing(c, n, path, v[0] ? "ms" : "work");
+	kt_yx_join(pp, path, "work");
+	if (work_name(c, v[0], pp, true, &p->work, &sleep))
+		return -1;
+	p->sleep = sleep;
+	kt_yx_join(pp, path, "ms");
+	return kt_yx_u32(c, v[1], pp, 1, KT_SPEC_MAX_PHASE_MS, &p->ms);
+}
+
+/* sequence: {phases: [...]}, at PATH (...work.sequence). */
+static int sequence(struct kt_yx *c, const yaml_node_t *n, const char *path, struct cgroup *cg)
+{
+	static const char *const keys[] = { "phases" };
+	yaml_node_t *v[1];
+	char p[KT_YX_PATH_MAX], ip[KT_YX_PATH_MAX];
+	bool work = false;
+	size_t cnt;
+
+	if (kt_yx_fields(c, n, path, keys, 1, v))
+		return -1;
+	if (!v[0])
+		return kt_yx_missing(c, n, path, "phases");
+	kt_yx_join(p, path, "phases");
+	if (v[0]->type != YAML_SEQUENCE_NODE)
+		return kt_yx_expected(c, v[0], p, "a list of phases");
+	cnt = kt_yx_seq_len(v[0]);
+	if (!cnt || cnt > KT_SPEC_MAX_PHASES)
+		return kt_yx_err(c, v[0], p, "expected 1 to %d phases, got %zu", KT_SPEC_MAX_PHASES,
+				 cnt);
+	cg->phases = kt_xcalloc(cnt, sizeof(*cg->phases));
+	cg->phase_ptrs = kt_xcalloc(cnt, sizeof(*cg->phase_ptrs));
+	for (size_t i = 0; i < cnt; i++) {
+		ktstr__phase__init(&cg->phases[i]);
+		cg->phase_ptrs[i] = &cg->phases[i];
+		kt_yx_join_index(ip, p, i);
+		if (phase(c, kt_yx_seq_item(c, v[0], i), ip, &cg->phases[i]))
+			return -1;
+		work |= !cg->phases[i].sleep;
+	}
+	if (!work)
+		return kt_yx_err(c, v[0], p, "every phase is a sleep: the workers would do no work");
+	cg->work.phases = cg->phase_ptrs;
+	cg->work.n_phases = cnt;
+	return 0;
+}
+
+/* The numeric parameters of cg->work.type from mapping N at PATH. */
+static int params(struct kt_yx *c, const yaml_node_t *n, const char *path, struct cgroup *cg)
+{
+	size_t np;
+	const struct wparam *wp = params_of(cg->work.type, &np);
+	const char *keys[MAX_WPARAMS];
+	yaml_node_t *v[MAX_WPARAMS];
+	char p[KT_YX_PATH_MAX];
+
+	for (size_t i = 0; i < np; i++)
+		keys[i] = wp[i].key;
+	if (kt_yx_fields(c, n, path, keys, np, v))
+		return -1;
+	for (size_t i = 0; i < np; i++) {
+		kt_yx_join(p, path, wp[i].key);
+		if (v[i] && kt_yx_u32(c, v[i], p, wp[i].min, wp[i].max, field(&cg->work, &wp[i])))
+			return -1;
+	}
+	/* cache_*: a stride past the buffer would touch it once, at 0. */
+	if (np && wp == cache_params && cg->work.stride > cg->work.size_kb * 1024) {
+		kt_yx_join(p, path, "stride");
+		return kt_yx_err(c, v[1] ? v[1] : n, p, "%u is larger than the buffer (size_kb %u "
+				 "= %u bytes)", cg->work.stride, cg->work.size_kb,
+				 cg->work.size_kb * 1024);
+	}
+	return 0;
+}
+
+/* The type's parameters at their defaults (only its own: others stay 0). */
+static void param_defaults(Ktstr__WorkSpec *w)
+{
+	size_t np;
+	const struct wparam *wp = params_of(w->type, &np);
+
+	for (size_t i = 0; i < np; i++)
+		*field(w, &wp[i]) = wp[i].dflt;
 }
 
 static int work(struct kt_yx *c, const yaml_node_t *n, const char *path, struct cgroup *cg)
 {
-	static const char *const bkeys[] = { "burst_ms", "sleep_ms" };
-	yaml_node_t *key, *params, *v[2];
-	char p[KT_YX_PATH_MAX], pp[KT_YX_PATH_MAX];
+	yaml_node_t *key, *pars;
+	char p[KT_YX_PATH_MAX];
+	bool sleep;
 
-	if (n->type == YAML_SCALAR_NODE)
-		return work_type(c, n, path, cg);
+	if (n->type == YAML_SCALAR_NODE) {
+		if (work_name(c, n, path, false, &cg->work.type, &sleep))
+			return -1;
+		param_defaults(&cg->work);
+		if (cg->work.type == KTSTR__WORK_TYPE__WORK_SEQUENCE)
+			return kt_yx_err(c, n, path, "sequence needs its phases: {sequence: {phases: "
+					 "[{work: cpu_spin, ms: 50}, {work: sleep, ms: 50}]}}");
+		return 0;
+	}
 	if (n->type != YAML_MAPPING_NODE ||
 	    n->data.mapping.pairs.top - n->data.mapping.pairs.start != 1)
 		return kt_yx_err(c, n, path, "expected a work type or a one-key mapping {TYPE: "
 				 "{params}}");
 	key = kt_yx_node(c, n->data.mapping.pairs.start->key);
-	params = kt_yx_node(c, n->data.mapping.pairs.start->value);
-	if (work_type(c, key, path, cg))
+	pars = kt_yx_node(c, n->data.mapping.pairs.start->value);
+	if (work_name(c, key, path, false, &cg->work.type, &sleep))
 		return -1;
+	param_defaults(&cg->work);
 	kt_yx_join(p, path, kt_yx_str(key));
-	if (cg->work != KTSTR__WORK_TYPE__WORK_BURSTY)
-		return kt_yx_fields(c, params, p, NULL, 0, v);
-	if (kt_yx_fields(c, params, p, bkeys, 2, v))
-		return -1;
-	kt_yx_join(pp, p, "burst_ms");
-	if (v[0] && kt_yx_u32(c, v[0], pp, 1, KT_SPEC_MAX_BURST_MS, &cg->burst_ms))
-		return -1;
-	kt_yx_join(pp, p, "sleep_ms");
-	return v[1] ? kt_yx_u32(c, v[1], pp, 0, KT_SPEC_MAX_BURST_MS, &cg->sleep_ms) : 0;
+	if (cg->work.type == KTSTR__WORK_TYPE__WORK_SEQUENCE)
+		return sequence(c, pars, p, cg);
+	return params(c, pars, p, cg);
 }
 
 /* *NAME_NODE: where the name is, for "name used twice" errors. */
@@ -303,6 +472,7 @@ static int cgroup(struct kt_yx *c, const yaml_node_t *n, const char *path, struc
 	yaml_node_t *v[4];
 	char p[KT_YX_PATH_MAX];
 	unsigned long w = 0;
+	struct kt_err e;
 
 	if (kt_yx_fields(c, n, path, keys, 4, v))
 		return -1;
@@ -316,9 +486,8 @@ static int cgroup(struct kt_yx *c, const yaml_node_t *n, const char *path, struc
 	kt_yx_join(p, path, "cpuset");
 	if (v[1] && cpuset(c, v[1], p, cg))
 		return -1;
-	cg->work = KTSTR__WORK_TYPE__WORK_CPU_SPIN;
-	cg->burst_ms = 50;
-	cg->sleep_ms = 100;
+	ktstr__work_spec__init(&cg->work);
+	cg->work.type = KTSTR__WORK_TYPE__WORK_CPU_SPIN;
 	kt_yx_join(p, path, "work");
 	if (v[3] && work(c, v[3], p, cg))
 		return -1;
@@ -326,9 +495,9 @@ static int cgroup(struct kt_yx *c, const yaml_node_t *n, const char *path, struc
 	if (v[2] && kt_yx_uint(c, v[2], p, 0, KT_SPEC_MAX_WORKERS, &w))
 		return -1;
 	cg->workers = (unsigned)w;
-	if (cg->work == KTSTR__WORK_TYPE__WORK_PIPE_IO && w % 2)
-		return kt_yx_err(c, v[2], p, "pipe_io works in pairs: needs an even count, got %lu",
-				 w);
+	/* The params are in range by now: only the grouping rule is left. */
+	if (kt_spec_work_check(&cg->work, cg->workers, &e))
+		return kt_yx_err(c, v[2] ? v[2] : n, p, "%s", e.msg);
 	return 0;
 }
 
@@ -485,8 +654,11 @@ void kt_scenario_free(struct kt_scenario *s)
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->n_steps; i++) {
-		for (size_t j = 0; j < s->steps[i].n_cgroups; j++)
+		for (size_t j = 0; j < s->steps[i].n_cgroups; j++) {
 			free(s->steps[i].cgroups[j].cpus);
+			free(s->steps[i].cgroups[j].phases);
+			free(s->steps[i].cgroups[j].phase_ptrs);
+		}
 		free(s->steps[i].cgroups);
 	}
 	free(s->steps);
@@ -618,24 +790,21 @@ static int fill_cgroup(const struct kt_scenario *s, size_t si, const struct cgro
 		       unsigned default_workers, struct cg_pb *pb, struct kt_err *err)
 {
 	unsigned workers = cg->workers ? cg->workers : default_workers;
+	struct kt_err why;
 
-	if (cg->work == KTSTR__WORK_TYPE__WORK_PIPE_IO && workers % 2)
-		return kt_errf(err, "scenario '%s': steps[%zu] cgroup '%s': pipe_io works in pairs "
-			       "and needs an even worker count, got %u (the run's default)",
-			       s->name, si, cg->name, workers);
+	/* A count set in the scenario was checked by the parser. */
+	if (kt_spec_work_check(&cg->work, workers, &why))
+		return kt_errf(err, "scenario '%s': steps[%zu] cgroup '%s': %s with the run's "
+			       "default count; give the cgroup its own workers:", s->name, si,
+			       cg->name, why.msg);
 	ktstr__cgroup_spec__init(&pb->cg);
 	ktstr__cpuset_spec__init(&pb->cs);
-	ktstr__work_spec__init(&pb->w);
 	pb->cs.kind = cg->cpuset;
 	pb->cs.cpus = cg->cpus;
 	pb->cs.n_cpus = cg->n_cpus;
 	pb->cs.index = cg->index;
 	pb->cs.of = cg->of;
-	pb->w.type = cg->work;
-	if (cg->work == KTSTR__WORK_TYPE__WORK_BURSTY) {
-		pb->w.burst_ms = cg->burst_ms;
-		pb->w.sleep_ms = cg->sleep_ms;
-	}
+	pb->w = cg->work; /* borrows the phases */
 	pb->cg.name = (char *)cg->name;
 	pb->cg.workers = workers;
 	pb->cg.cpuset = &pb->cs;

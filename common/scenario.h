@@ -12,16 +12,36 @@
  *            work: {bursty: {burst_ms: 50, sleep_ms: 100}}}
  *       hold: {frac: 0.5}                   # or {fixed_ms: N}
  *
- * work: cpu_spin (the default) | yield_heavy | mixed | io_sync | bursty |
- * pipe_io, or a one-key map {TYPE: {params}}; only bursty has params
- * (burst_ms 1..60000, default 50; sleep_ms 0..60000, default 100).
+ * work: a type name, or a one-key map {TYPE: {params}}; what each type does
+ * is in guest/workload.h. Types and their params (all optional, ranges and
+ * defaults):
+ *   cpu_spin (the default), yield_heavy, mixed, io_sync, pipe_io,
+ *   futex_ping_pong, fork_exit, nice_sweep, affinity_churn, policy_churn
+ *                     no params
+ *   bursty            burst_ms 1..60000 (50), sleep_ms 0..60000 (100)
+ *   futex_fan_out, fan_out_compute    fan_out 1..255 (4)
+ *   cache_pressure, cache_yield, cache_pipe
+ *                     size_kb 1..65536 (32), stride 1..65536 bytes (64),
+ *                     stride at most the buffer
+ *   page_fault_churn  region_kb 4..262144 (4096)
+ *   mutex_contention  contenders 2..256 (4)
+ *   sequence          phases (required): 1..16 of {work: NAME, ms: 1..60000},
+ *                     NAME one of sleep, cpu_spin, yield_heavy, mixed,
+ *                     io_sync, cache_pressure, cache_yield, fork_exit,
+ *                     page_fault_churn (at their defaults); not all sleep;
+ *                     cycled until the step ends.
+ * Grouped types: a cgroup's workers must be a multiple of the group
+ * (kt_spec_work_group): pipe_io, futex_ping_pong and cache_pipe pairs,
+ * fan_out + 1 for futex_fan_out and fan_out_compute, contenders for
+ * mutex_contention.
  * cpuset: absent = all CPUs; {exact: [0, 2]} or {exact: "0-1,3"};
  * {disjoint: {index: I, of: N}}; {llc: N}.
  * Names (the scenario's and the cgroups') follow kt_spec_name_problem
  * (entry_spec.h): no "." or "..", and a cgroup name is not a cgroupfs
  * file name such as cgroup.procs or cpu.max.
  * workers: 1..256; absent or 0 = the run's default (kt_scenario_entry_spec);
- * at most 1024 in a step and 4096 in all.
+ * at most 1024 in a step and 4096 in all. Grouped types need a multiple of
+ * their group, also when the count is the run's default.
  * hold: frac in (0, 1] of the run's duration, or fixed_ms 1..3600000;
  * absent = 1/number of steps. The fractions of all steps sum to at most 1.
  * checks: all optional, defaults below; max_gap_ms 0..3600000, max_spread
@@ -83,7 +103,9 @@ double kt_scenario_planned_ms(const struct kt_scenario *s, uint64_t duration_ms)
 /* Build and pack the EntrySpec (version KT_SCENARIO_ENTRY_VERSION) for one
  * run into a malloc'd *BUF of *LEN bytes. DEFAULT_WORKERS (1..256) fills the
  * cgroups whose count is unset. Checks the rules that depend on the run:
- * pipe_io needs an even count, DURATION_MS is 0..86400000, when
+ * the default count must suit the grouped work types of such cgroups
+ * (kt_spec_work_group: a multiple of the group), DURATION_MS is
+ * 0..86400000, when
  * WATCHDOG_MS is not 0 the planned hold time must end before it, and the
  * spec passes kt_spec_validate (the guest's rules: at most 1024 workers in
  * a step and 4096 in all, a step's hold at most one hour). Errors name the

@@ -1,8 +1,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -27,6 +30,14 @@
 #define IO_SLEEP_NS 100000ull
 #define SLOW_REFRESH_NS 100000000ull
 #define NSEC 1000000000ull
+#define CACHE_CHECK_TOUCHES (512u << 10)
+#define FAN_COMPUTE_UNITS 64
+#define WAIT_SLICE_NS 50000000L /* futex and mutex waits look at stop this often */
+#define NICE_TOP 19
+
+/* Per worker: its telemetry page, its group page, its wake samples. */
+#define WAKE_PAGES ((KT_WORK_WAKE_KEEP * sizeof(uint64_t) + PAGE - 1) / PAGE)
+#define SLOT_PAGES (2 + WAKE_PAGES)
 
 /* Page 0: the flags every worker of the set watches (futex words). */
 struct ctl {
@@ -40,7 +51,22 @@ struct wpage {
 	uint64_t run_ns, run_delay_ns, timeslices;
 	uint64_t cpus_seen[KT_WORK_CPUS_SEEN / 64];
 	uint64_t sink; /* keeps the spin result alive */
+	uint64_t wake_count, wake_sum_ns, wake_max_ns;
 	char fault[256];
+};
+
+/* What the workers of one group share: the group page of its first
+ * worker. Futex words are 32-bit; stamps are CLOCK_MONOTONIC ns. */
+struct group {
+	uint32_t turn;      /* futex_ping_pong: whose turn, rank 0 or 1 */
+	uint32_t gen;       /* fan-out: the round, bumped by the waker */
+	uint32_t acks;      /* fan-out: waiters done with this round */
+	uint32_t done;      /* fan-out: = gen once every waiter is done */
+	uint32_t gone;      /* members that have left: the rest leave too */
+	uint64_t stamp;     /* the waker's clock just before its last wake */
+	uint64_t ack_stamp; /* fan-out: the last waiter's, before waking the waker */
+	uint64_t released;  /* mutex: the last holder's, just before unlocking */
+	pthread_mutex_t mutex;
 };
 
 struct worker {
@@ -50,6 +76,7 @@ struct worker {
 };
 
 _Static_assert(sizeof(struct wpage) <= PAGE, "a worker page holds its telemetry");
+_Static_assert(sizeof(struct group) <= PAGE, "a group page holds the group");
 
 struct kt_workset {
 	uint8_t *map;
@@ -62,18 +89,26 @@ struct kt_workset {
 /* What one worker process runs with (child side only). */
 struct wctx {
 	struct wpage *pg;
+	uint64_t *wake;          /* KT_WORK_WAKE_KEEP samples */
 	const struct ctl *ctl;
+	struct group *grp;       /* futex and mutex groups, else NULL */
+	unsigned rank;           /* place in the group, 0 = waker / first */
 	Ktstr__WorkType type;
-	uint32_t burst_ms, sleep_ms;
-	int rfd, wfd;   /* pipe_io */
-	int spare[2];   /* pipe_io: the partner's ends, closed in the child */
-	int leader;     /* pipe_io: the side that writes first */
+	uint32_t burst_ms, sleep_ms, fan_out, size_kb, stride, region_kb;
+	Ktstr__Phase phases[KT_SPEC_MAX_PHASES];
+	size_t n_phases;
+	int rfd, wfd;   /* pipe_io, cache_pipe */
+	int spare[2];   /* the partner's pipe ends, closed in the child */
+	int leader;     /* pipes: the side that writes first */
 	int cpu;        /* last CPU seen, -1 before the first check */
 	int schedstat;  /* fd of /proc/self/schedstat or -1 */
-	uint64_t t0, last, last_slow, excused, units, x;
+	uint8_t *buf;   /* cache_*: the buffer */
+	uint64_t t0, last, last_slow, excused, units, x, rng;
+	uint64_t until; /* sequence: the end of the current phase, else 0 */
 };
 
 #define PUT(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#define LOAD(field) __atomic_load_n(&(field), __ATOMIC_ACQUIRE)
 
 static long futex(uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
 {
@@ -117,7 +152,8 @@ static void refresh_slow(struct wctx *c, uint64_t now)
 	}
 }
 
-/* A progress check; returns non-zero when the worker should stop. */
+/* A progress check; returns non-zero when the worker should stop, or a
+ * sequence phase is over. */
 static int check(struct wctx *c)
 {
 	uint64_t now = kt_now_ns(), span = now - c->last;
@@ -140,7 +176,7 @@ static int check(struct wctx *c)
 	PUT(c->pg->sink, c->x);
 	if (now - c->last_slow >= SLOW_REFRESH_NS)
 		refresh_slow(c, now);
-	return stop_requested(c);
+	return stop_requested(c) || (c->until && now >= c->until);
 }
 
 /* Account a planned wait of PLANNED ns that started at BEFORE: the part up
@@ -151,6 +187,57 @@ static void excuse(struct wctx *c, uint64_t before, uint64_t planned)
 
 	c->excused += took < planned ? took : planned;
 }
+
+/* A planned sleep of NS on the stop word, so that a stop ends it at once. */
+static void nap(struct wctx *c, uint64_t ns)
+{
+	struct timespec ts = {.tv_sec = (time_t)(ns / NSEC), .tv_nsec = (long)(ns % NSEC)};
+	uint64_t before = kt_now_ns();
+
+	if (ns)
+		futex((uint32_t *)&c->ctl->stop, FUTEX_WAIT, 0, &ts);
+	excuse(c, before, ns);
+}
+
+static void __attribute__((noreturn)) fault(struct wctx *c, const char *what)
+{
+	snprintf(c->pg->fault, sizeof(c->pg->fault), "%s: %s", what, strerror(errno));
+	_exit(2);
+}
+
+static uint64_t rnd(struct wctx *c)
+{
+	uint64_t x = c->rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	c->rng = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+/* A wake latency sample: now minus the waker's STAMP (0: no wake yet). */
+static void wake_sample(struct wctx *c, uint64_t stamp)
+{
+	uint64_t now = kt_now_ns(), v = now > stamp ? now - stamp : 0, n = c->pg->wake_count;
+
+	if (!stamp)
+		return;
+	if (n < KT_WORK_WAKE_KEEP) {
+		c->wake[n] = v;
+	} else {
+		uint64_t j = rnd(c) % (n + 1); /* Algorithm R: keep it with p = KEEP/(n+1) */
+
+		if (j < KT_WORK_WAKE_KEEP)
+			c->wake[j] = v;
+	}
+	PUT(c->pg->wake_sum_ns, c->pg->wake_sum_ns + v);
+	if (v > c->pg->wake_max_ns)
+		PUT(c->pg->wake_max_ns, v);
+	PUT(c->pg->wake_count, n + 1);
+}
+
+/* ---- the work types ---- */
 
 static void run_spin(struct wctx *c)
 {
@@ -183,12 +270,8 @@ static void run_mixed(struct wctx *c)
 
 static void run_bursty(struct wctx *c)
 {
-	uint64_t sleep_ns = (uint64_t)c->sleep_ms * 1000000;
-
 	for (;;) {
-		uint64_t end = kt_now_ns() + (uint64_t)c->burst_ms * 1000000, before;
-		struct timespec ts = {.tv_sec = (time_t)(sleep_ns / NSEC),
-				      .tv_nsec = (long)(sleep_ns % NSEC)};
+		uint64_t end = kt_now_ns() + (uint64_t)c->burst_ms * 1000000;
 
 		for (;;) {
 			c->x = spin_unit(c->x);
@@ -199,20 +282,10 @@ static void run_bursty(struct wctx *c)
 			if (c->last >= end)
 				break;
 		}
-		before = kt_now_ns();
-		/* Sleep on the stop word so that a stop ends the sleep at once. */
-		if (sleep_ns)
-			futex((uint32_t *)&c->ctl->stop, FUTEX_WAIT, 0, &ts);
-		excuse(c, before, sleep_ns);
+		nap(c, (uint64_t)c->sleep_ms * 1000000);
 		if (check(c))
 			return;
 	}
-}
-
-static void fault(struct wctx *c, const char *what)
-{
-	snprintf(c->pg->fault, sizeof(c->pg->fault), "%s: %s", what, strerror(errno));
-	_exit(2);
 }
 
 static void run_io(struct wctx *c)
@@ -245,36 +318,433 @@ static void run_io(struct wctx *c)
 		c->units++;
 	} while (!check(c));
 	close(fd);
+	munmap(buf, IO_BYTES);
 }
 
-/* One byte over FD, retrying EINTR; 0 when the partner has gone. */
-static int xfer(int fd, int do_write)
+static size_t cache_len(const struct wctx *c)
 {
-	char b = 'k';
+	return (size_t)c->size_kb * 1024;
+}
+
+static void cache_map(struct wctx *c, const char *what)
+{
+	c->buf = mmap(NULL, cache_len(c), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		      -1, 0);
+	if (c->buf == MAP_FAILED)
+		fault(c, what);
+	memset(c->buf, 1, cache_len(c));
+}
+
+static void cache_unmap(struct wctx *c)
+{
+	munmap(c->buf, cache_len(c));
+	c->buf = NULL;
+}
+
+/* One pass over the buffer: a read-modify-write every stride bytes. */
+static void cache_pass(struct wctx *c)
+{
+	size_t len = cache_len(c);
+
+	for (size_t i = 0; i < len; i += c->stride)
+		c->x += ++c->buf[i];
+}
+
+static void run_cache(struct wctx *c)
+{
+	uint64_t touches = (cache_len(c) + c->stride - 1) / c->stride;
+	uint64_t every = touches >= CACHE_CHECK_TOUCHES ? 1 : CACHE_CHECK_TOUCHES / touches;
+
+	cache_map(c, "cache_pressure: mmap of the buffer");
+	for (;;) {
+		cache_pass(c);
+		if (++c->units % every == 0 && check(c))
+			break;
+	}
+	cache_unmap(c);
+}
+
+static void run_cache_yield(struct wctx *c)
+{
+	cache_map(c, "cache_yield: mmap of the buffer");
+	do {
+		cache_pass(c);
+		sched_yield();
+		c->units++;
+	} while (!check(c));
+	cache_unmap(c);
+}
+
+/* Send the clock over FD; 0 when the partner has gone. */
+static int send_stamp(int fd)
+{
+	uint64_t now = kt_now_ns();
 
 	for (;;) {
-		ssize_t r = do_write ? write(fd, &b, 1) : read(fd, &b, 1);
+		ssize_t r = write(fd, &now, sizeof(now));
 
-		if (r == 1)
-			return 1;
+		if (r == (ssize_t)sizeof(now))
+			return 1; /* a pipe write of <= PIPE_BUF bytes is atomic */
 		if (r < 0 && errno == EINTR)
 			continue;
 		return 0;
 	}
 }
 
+/* Receive a stamp from FD and take a wake sample; 0 when the partner has
+ * gone (EOF). */
+static int recv_stamp(struct wctx *c, int fd)
+{
+	uint64_t stamp;
+	size_t got = 0;
+
+	while (got < sizeof(stamp)) {
+		ssize_t r = read(fd, (char *)&stamp + got, sizeof(stamp) - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return 0;
+		got += (size_t)r;
+	}
+	wake_sample(c, stamp);
+	return 1;
+}
+
 static void run_pipe(struct wctx *c)
 {
+	int cache = c->type == KTSTR__WORK_TYPE__WORK_CACHE_PIPE;
+
+	if (cache)
+		cache_map(c, "cache_pipe: mmap of the buffer");
 	do {
+		if (cache)
+			cache_pass(c);
 		if (c->leader) {
-			if (!xfer(c->wfd, 1) || !xfer(c->rfd, 0))
-				return;
+			if (!send_stamp(c->wfd) || !recv_stamp(c, c->rfd))
+				break;
 		} else {
-			if (!xfer(c->rfd, 0) || !xfer(c->wfd, 1))
-				return;
+			if (!recv_stamp(c, c->rfd) || !send_stamp(c->wfd))
+				break;
 		}
 		c->units++;
 	} while (!check(c));
+	if (cache)
+		cache_unmap(c);
+}
+
+/* Wait while *WORD is VAL, in slices; non-zero when the worker should
+ * leave instead (a stop, or a member of its group left). */
+static int gwait(struct wctx *c, uint32_t *word, uint32_t val)
+{
+	struct timespec ts = {0, WAIT_SLICE_NS};
+
+	while (__atomic_load_n(word, __ATOMIC_ACQUIRE) == val) {
+		if (stop_requested(c) || LOAD(c->grp->gone))
+			return 1;
+		futex(word, FUTEX_WAIT, val, &ts);
+	}
+	return 0;
+}
+
+/* Stamp, then store VAL into *WORD and wake N waiters of it. */
+static void handoff(struct wctx *c, uint32_t *word, uint32_t val, int n)
+{
+	__atomic_store_n(&c->grp->stamp, kt_now_ns(), __ATOMIC_RELAXED);
+	__atomic_store_n(word, val, __ATOMIC_RELEASE);
+	futex(word, FUTEX_WAKE, (uint32_t)n, NULL);
+}
+
+static void run_ping_pong(struct wctx *c)
+{
+	struct group *g = c->grp;
+	uint32_t other = c->rank ^ 1;
+
+	for (;;) {
+		if (gwait(c, &g->turn, other))
+			return;
+		wake_sample(c, LOAD(g->stamp)); /* 0 before the first handoff */
+		c->units++;
+		if (check(c))
+			return;
+		handoff(c, &g->turn, other, 1);
+	}
+}
+
+static void run_fan_waker(struct wctx *c)
+{
+	struct group *g = c->grp;
+
+	for (uint32_t gen = 1;; gen++) {
+		__atomic_store_n(&g->acks, 0, __ATOMIC_RELAXED);
+		handoff(c, &g->gen, gen, INT_MAX);
+		if (gwait(c, &g->done, gen - 1))
+			return;
+		wake_sample(c, LOAD(g->ack_stamp));
+		c->units++;
+		if (check(c))
+			return;
+	}
+}
+
+static void run_fan_waiter(struct wctx *c)
+{
+	struct group *g = c->grp;
+	uint32_t seen = 0;
+
+	for (;;) {
+		if (gwait(c, &g->gen, seen))
+			return;
+		seen = LOAD(g->gen);
+		wake_sample(c, LOAD(g->stamp));
+		if (c->type == KTSTR__WORK_TYPE__WORK_FAN_OUT_COMPUTE)
+			for (int i = 0; i < FAN_COMPUTE_UNITS; i++)
+				c->x = spin_unit(c->x);
+		/* The last of the round wakes the waker. */
+		if (__atomic_add_fetch(&g->acks, 1, __ATOMIC_ACQ_REL) == c->fan_out) {
+			__atomic_store_n(&g->ack_stamp, kt_now_ns(), __ATOMIC_RELAXED);
+			__atomic_store_n(&g->done, seen, __ATOMIC_RELEASE);
+			futex(&g->done, FUTEX_WAKE, 1, NULL);
+		}
+		c->units++;
+		if (check(c))
+			return;
+	}
+}
+
+/* Lock the group's mutex; *WAITED when it was held. Non-zero on a stop. */
+static int mutex_lock(struct wctx *c, int *waited)
+{
+	pthread_mutex_t *m = &c->grp->mutex;
+	int r = pthread_mutex_trylock(m);
+
+	*waited = 0;
+	while (r == EBUSY || r == ETIMEDOUT) {
+		struct timespec dl;
+
+		if (stop_requested(c))
+			return 1;
+		*waited = 1;
+		clock_gettime(CLOCK_MONOTONIC, &dl);
+		dl.tv_nsec += WAIT_SLICE_NS;
+		if (dl.tv_nsec >= (long)NSEC) {
+			dl.tv_sec++;
+			dl.tv_nsec -= (long)NSEC;
+		}
+		r = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &dl);
+	}
+	/* A holder died holding it (robust): the section is ours again. */
+	if (r == EOWNERDEAD)
+		r = pthread_mutex_consistent(m);
+	if (r) {
+		errno = r;
+		fault(c, "mutex_contention: lock");
+	}
+	return 0;
+}
+
+static void run_mutex(struct wctx *c)
+{
+	struct group *g = c->grp;
+	int waited;
+
+	do {
+		if (mutex_lock(c, &waited))
+			return;
+		if (waited)
+			wake_sample(c, LOAD(g->released));
+		c->x = spin_unit(c->x);
+		__atomic_store_n(&g->released, kt_now_ns(), __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&g->mutex);
+		c->x = spin_unit(c->x);
+		c->units++;
+	} while (!check(c));
+}
+
+static void run_fork(struct wctx *c)
+{
+	do {
+		pid_t pid = fork();
+		int st;
+
+		if (pid < 0)
+			fault(c, "fork_exit: fork");
+		if (pid == 0)
+			_exit(0);
+		while (waitpid(pid, &st, 0) < 0)
+			if (errno != EINTR)
+				fault(c, "fork_exit: waitpid");
+		c->units++;
+	} while (!check(c));
+}
+
+static void run_nice(struct wctx *c)
+{
+	unsigned step = 0;
+
+	do {
+		int nice = step <= NICE_TOP ? (int)step : 2 * NICE_TOP - (int)step;
+		char what[80];
+
+		step = (step + 1) % (2 * NICE_TOP);
+		if (setpriority(PRIO_PROCESS, 0, nice)) {
+			snprintf(what, sizeof(what), "nice_sweep: setpriority to nice %d%s", nice,
+				 errno == EACCES || errno == EPERM ? " (lowering needs CAP_SYS_NICE)"
+								    : "");
+			fault(c, what);
+		}
+		c->x = spin_unit(c->x);
+		c->units++;
+	} while (!check(c));
+}
+
+/* *ALLOWED = the CPUs the kernel lets this worker run on now: ask for all
+ * of them (the kernel keeps the cpuset's), then read back. */
+static void allowed_cpus(struct wctx *c, cpu_set_t *allowed)
+{
+	memset(allowed, 0xff, sizeof(*allowed));
+	if (sched_setaffinity(0, sizeof(*allowed), allowed) ||
+	    sched_getaffinity(0, sizeof(*allowed), allowed))
+		fault(c, "affinity_churn: reading the allowed CPUs");
+}
+
+static void run_affinity(struct wctx *c)
+{
+	cpu_set_t allowed, one;
+	int cpu = -1;
+
+	allowed_cpus(c, &allowed);
+	do {
+		do
+			cpu++;
+		while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &allowed));
+		if (cpu == CPU_SETSIZE) {
+			/* A wrap: follow a cpuset that may have changed. */
+			allowed_cpus(c, &allowed);
+			cpu = -1;
+			continue;
+		}
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		if (sched_setaffinity(0, sizeof(one), &one)) {
+			if (errno != EINVAL)
+				fault(c, "affinity_churn: sched_setaffinity");
+			allowed_cpus(c, &allowed); /* the CPU left the cpuset */
+			cpu = -1;
+		}
+		c->x = spin_unit(c->x);
+		c->units++;
+	} while (!check(c));
+}
+
+static void run_policy(struct wctx *c)
+{
+	static const int policies[] = { SCHED_OTHER, SCHED_BATCH, SCHED_IDLE };
+	unsigned i = 0;
+
+	do {
+		struct sched_param sp = {0};
+
+		if (sched_setscheduler(0, policies[i], &sp))
+			fault(c, "policy_churn: sched_setscheduler");
+		i = (i + 1) % 3;
+		c->x = spin_unit(c->x);
+		c->units++;
+	} while (!check(c));
+}
+
+static void run_page_faults(struct wctx *c)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), len = (size_t)c->region_kb * 1024;
+	volatile uint8_t *r;
+
+	len = (len + page - 1) / page * page;
+	r = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r == MAP_FAILED)
+		fault(c, "page_fault_churn: mmap of the region");
+	do {
+		for (size_t off = 0; off < len; off += page)
+			r[off] = (uint8_t)c->units;
+		if (madvise((void *)r, len, MADV_DONTNEED))
+			fault(c, "page_fault_churn: madvise");
+		c->units++;
+	} while (!check(c));
+	munmap((void *)r, len);
+}
+
+static void run_type(struct wctx *c, Ktstr__WorkType type);
+
+static void run_sequence(struct wctx *c)
+{
+	for (size_t i = 0;; i = (i + 1) % c->n_phases) {
+		const Ktstr__Phase *p = &c->phases[i];
+		uint64_t ns = (uint64_t)p->ms * 1000000;
+
+		c->until = kt_now_ns() + ns;
+		if (p->sleep) {
+			nap(c, ns);
+			check(c);
+		} else {
+			run_type(c, p->work);
+		}
+		if (stop_requested(c))
+			return;
+	}
+}
+
+static void run_type(struct wctx *c, Ktstr__WorkType type)
+{
+	switch (type) {
+	case KTSTR__WORK_TYPE__WORK_CPU_SPIN:
+		return run_spin(c);
+	case KTSTR__WORK_TYPE__WORK_YIELD_HEAVY:
+		return run_yield(c);
+	case KTSTR__WORK_TYPE__WORK_MIXED:
+		return run_mixed(c);
+	case KTSTR__WORK_TYPE__WORK_IO_SYNC:
+		return run_io(c);
+	case KTSTR__WORK_TYPE__WORK_BURSTY:
+		return run_bursty(c);
+	case KTSTR__WORK_TYPE__WORK_PIPE_IO:
+	case KTSTR__WORK_TYPE__WORK_CACHE_PIPE:
+		return run_pipe(c);
+	case KTSTR__WORK_TYPE__WORK_FUTEX_PING_PONG:
+		return run_ping_pong(c);
+	case KTSTR__WORK_TYPE__WORK_FUTEX_FAN_OUT:
+	case KTSTR__WORK_TYPE__WORK_FAN_OUT_COMPUTE:
+		return c->rank ? run_fan_waiter(c) : run_fan_waker(c);
+	case KTSTR__WORK_TYPE__WORK_CACHE_PRESSURE:
+		return run_cache(c);
+	case KTSTR__WORK_TYPE__WORK_CACHE_YIELD:
+		return run_cache_yield(c);
+	case KTSTR__WORK_TYPE__WORK_SEQUENCE:
+		return run_sequence(c);
+	case KTSTR__WORK_TYPE__WORK_FORK_EXIT:
+		return run_fork(c);
+	case KTSTR__WORK_TYPE__WORK_NICE_SWEEP:
+		return run_nice(c);
+	case KTSTR__WORK_TYPE__WORK_AFFINITY_CHURN:
+		return run_affinity(c);
+	case KTSTR__WORK_TYPE__WORK_POLICY_CHURN:
+		return run_policy(c);
+	case KTSTR__WORK_TYPE__WORK_PAGE_FAULT_CHURN:
+		return run_page_faults(c);
+	case KTSTR__WORK_TYPE__WORK_MUTEX_CONTENTION:
+		return run_mutex(c);
+	default:
+		return;
+	}
+}
+
+/* Leave the group: the others see it at their next wait and leave too. */
+static void leave(struct wctx *c)
+{
+	struct group *g = c->grp;
+
+	__atomic_add_fetch(&g->gone, 1, __ATOMIC_RELEASE);
+	futex(&g->turn, FUTEX_WAKE, INT_MAX, NULL);
+	futex(&g->gen, FUTEX_WAKE, INT_MAX, NULL);
+	futex(&g->done, FUTEX_WAKE, INT_MAX, NULL);
 }
 
 static void wait_start(const struct ctl *ctl)
@@ -304,29 +774,12 @@ static void __attribute__((noreturn)) worker_main(struct wctx *c, pid_t parent)
 	c->schedstat = open("/proc/self/schedstat", O_RDONLY | O_CLOEXEC);
 	c->cpu = -1;
 	c->x = (uint64_t)getpid();
+	c->rng = c->x * 0x9e3779b97f4a7c15ull | 1;
 	c->t0 = c->last = c->last_slow = kt_now_ns();
-	switch (c->type) {
-	case KTSTR__WORK_TYPE__WORK_CPU_SPIN:
-		run_spin(c);
-		break;
-	case KTSTR__WORK_TYPE__WORK_YIELD_HEAVY:
-		run_yield(c);
-		break;
-	case KTSTR__WORK_TYPE__WORK_MIXED:
-		run_mixed(c);
-		break;
-	case KTSTR__WORK_TYPE__WORK_IO_SYNC:
-		run_io(c);
-		break;
-	case KTSTR__WORK_TYPE__WORK_BURSTY:
-		run_bursty(c);
-		break;
-	case KTSTR__WORK_TYPE__WORK_PIPE_IO:
-		run_pipe(c);
-		break;
-	default:
-		break;
-	}
+	run_type(c, c->type);
+	if (c->grp)
+		leave(c);
+	c->until = 0;
 	check(c);
 	refresh_slow(c, kt_now_ns());
 	_exit(0);
@@ -344,9 +797,10 @@ int kt_workset_new(unsigned max, struct kt_workset **out, struct kt_err *err)
 		return kt_errf(err, "workset: out of memory for %u workers", max);
 	}
 	ws->max = max;
-	ws->map_len = (size_t)(max + 1) * PAGE;
-	ws->map = mmap(NULL, ws->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-		       -1, 0);
+	ws->map_len = (1 + (size_t)max * SLOT_PAGES) * PAGE;
+	/* Pages are allocated when touched: reserve nothing up front. */
+	ws->map = mmap(NULL, ws->map_len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (ws->map == MAP_FAILED) {
 		kt_errf(err, "workset: shared telemetry for %u workers: %s", max, strerror(errno));
 		free(ws->w);
@@ -358,9 +812,25 @@ int kt_workset_new(unsigned max, struct kt_workset **out, struct kt_err *err)
 	return 0;
 }
 
+/* Worker I's slot: telemetry page, group page, wake samples. */
+static uint8_t *slot_of(const struct kt_workset *ws, unsigned i)
+{
+	return ws->map + (1 + (size_t)i * SLOT_PAGES) * PAGE;
+}
+
 static struct wpage *page_of(const struct kt_workset *ws, unsigned i)
 {
-	return (struct wpage *)(ws->map + (size_t)(i + 1) * PAGE);
+	return (struct wpage *)slot_of(ws, i);
+}
+
+static struct group *group_of(const struct kt_workset *ws, unsigned i)
+{
+	return (struct group *)(slot_of(ws, i) + PAGE);
+}
+
+static uint64_t *wake_of(const struct kt_workset *ws, unsigned i)
+{
+	return (uint64_t *)(slot_of(ws, i) + 2 * PAGE);
 }
 
 /* Fork worker number ws->n running C. */
@@ -369,6 +839,7 @@ static int fork_one(struct kt_workset *ws, struct wctx *c, struct kt_err *err)
 	pid_t parent = getpid(), pid;
 
 	c->pg = page_of(ws, ws->n);
+	c->wake = wake_of(ws, ws->n);
 	c->ctl = ws->ctl;
 	pid = fork();
 	if (pid < 0)
@@ -386,7 +857,13 @@ static int fork_one(struct kt_workset *ws, struct wctx *c, struct kt_err *err)
 	return 0;
 }
 
-/* Validate WORK for N workers and fill the child context PROTO. */
+static uint32_t or_default(uint32_t v, uint32_t dflt)
+{
+	return v ? v : dflt;
+}
+
+/* Validate WORK for N workers and fill the child context PROTO, with the
+ * defaults for parameters of 0. */
 static int prepare(const Ktstr__WorkSpec *work, unsigned n, struct wctx *proto,
 		   struct kt_err *err)
 {
@@ -395,13 +872,26 @@ static int prepare(const Ktstr__WorkSpec *work, unsigned n, struct wctx *proto,
 	memset(proto, 0, sizeof(*proto));
 	proto->type = work ? work->type : KTSTR__WORK_TYPE__WORK_CPU_SPIN;
 	proto->rfd = proto->wfd = proto->spare[0] = proto->spare[1] = -1;
-	if (proto->type == KTSTR__WORK_TYPE__WORK_BURSTY) {
-		proto->burst_ms = work->burst_ms;
-		proto->sleep_ms = work->sleep_ms;
-		if (!proto->burst_ms && !proto->sleep_ms) {
-			proto->burst_ms = 50;
-			proto->sleep_ms = 100;
-		}
+	if (!work)
+		return 0;
+	proto->burst_ms = work->burst_ms;
+	proto->sleep_ms = work->sleep_ms;
+	if (!proto->burst_ms && !proto->sleep_ms) {
+		proto->burst_ms = KT_SPEC_DEFAULT_BURST_MS;
+		proto->sleep_ms = KT_SPEC_DEFAULT_SLEEP_MS;
+	}
+	proto->fan_out = or_default(work->fan_out, KT_SPEC_DEFAULT_FAN_OUT);
+	proto->size_kb = or_default(work->size_kb, KT_SPEC_DEFAULT_SIZE_KB);
+	proto->stride = or_default(work->stride, KT_SPEC_DEFAULT_STRIDE);
+	proto->region_kb = or_default(work->region_kb, KT_SPEC_DEFAULT_REGION_KB);
+	if (proto->type == KTSTR__WORK_TYPE__WORK_SEQUENCE) {
+		/* Phases run their types at the defaults. */
+		proto->size_kb = KT_SPEC_DEFAULT_SIZE_KB;
+		proto->stride = KT_SPEC_DEFAULT_STRIDE;
+		proto->region_kb = KT_SPEC_DEFAULT_REGION_KB;
+		proto->n_phases = work->n_phases; /* 1..KT_SPEC_MAX_PHASES: checked */
+		for (size_t i = 0; i < work->n_phases; i++)
+			proto->phases[i] = *work->phases[i];
 	}
 	return 0;
 }
@@ -413,7 +903,7 @@ static void close_fds(int *fd, int n)
 			close(fd[i]);
 }
 
-/* Fork the pipe_io pair ws->n, ws->n + 1: the leader writes a->b first. */
+/* Fork the pipe pair ws->n, ws->n + 1: the leader writes a->b first. */
 static int fork_pair(struct kt_workset *ws, const struct wctx *proto, struct kt_err *err)
 {
 	int ab[2] = {-1, -1}, ba[2] = {-1, -1};
@@ -421,7 +911,7 @@ static int fork_pair(struct kt_workset *ws, const struct wctx *proto, struct kt_
 	int rc;
 
 	if (pipe2(ab, O_CLOEXEC) || pipe2(ba, O_CLOEXEC)) {
-		rc = kt_errf(err, "pipe_io: pipe for worker %u: %s", ws->n, strerror(errno));
+		rc = kt_errf(err, "pipe for worker %u: %s", ws->n, strerror(errno));
 	} else {
 		lead.leader = 1;
 		lead.wfd = ab[1];
@@ -441,25 +931,61 @@ static int fork_pair(struct kt_workset *ws, const struct wctx *proto, struct kt_
 	return rc;
 }
 
+/* A process-shared, robust mutex in G: a contender that dies holding it
+ * hands it on (EOWNERDEAD) instead of blocking the group. */
+static int init_mutex(struct group *g, struct kt_err *err)
+{
+	pthread_mutexattr_t a;
+	int r = pthread_mutexattr_init(&a);
+
+	if (!r)
+		r = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	if (!r)
+		r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	if (!r)
+		r = pthread_mutex_init(&g->mutex, &a);
+	pthread_mutexattr_destroy(&a);
+	if (r)
+		return kt_errf(err, "mutex_contention: shared mutex: %s", strerror(r));
+	return 0;
+}
+
+/* Fork one group of SIZE workers from ws->n on, sharing ws->n's group page. */
+static int fork_group(struct kt_workset *ws, const struct wctx *proto, unsigned size,
+		      struct kt_err *err)
+{
+	struct group *g = group_of(ws, ws->n);
+	struct wctx c = *proto;
+
+	if (size == 1)
+		return fork_one(ws, &c, err);
+	if (proto->type == KTSTR__WORK_TYPE__WORK_PIPE_IO ||
+	    proto->type == KTSTR__WORK_TYPE__WORK_CACHE_PIPE)
+		return fork_pair(ws, proto, err);
+	if (proto->type == KTSTR__WORK_TYPE__WORK_MUTEX_CONTENTION && init_mutex(g, err))
+		return -1;
+	c.grp = g;
+	for (c.rank = 0; c.rank < size; c.rank++)
+		if (fork_one(ws, &c, err))
+			return -1;
+	return 0;
+}
+
 int kt_workset_spawn(struct kt_workset *ws, const Ktstr__WorkSpec *work, unsigned n,
 		     unsigned *first, struct kt_err *err)
 {
 	struct wctx proto;
+	unsigned size;
 
 	if (prepare(work, n, &proto, err))
 		return -1;
 	if (n > ws->max - ws->n)
 		return kt_errf(err, "%u more workers do not fit (%u of %u used)", n, ws->n, ws->max);
 	*first = ws->n;
-	for (unsigned i = 0; i < n; i++) {
-		if (proto.type == KTSTR__WORK_TYPE__WORK_PIPE_IO) {
-			if (fork_pair(ws, &proto, err))
-				return -1;
-			i++;
-		} else if (fork_one(ws, &proto, err)) {
+	size = kt_spec_work_group(work);
+	for (unsigned i = 0; i < n; i += size)
+		if (fork_group(ws, &proto, size, err))
 			return -1;
-		}
-	}
 	return 0;
 }
 
@@ -539,6 +1065,66 @@ static const char *type_name(Ktstr__WorkType t)
 	return v ? v->name : "?";
 }
 
+static bool wake_based(Ktstr__WorkType t)
+{
+	switch (t) {
+	case KTSTR__WORK_TYPE__WORK_PIPE_IO:
+	case KTSTR__WORK_TYPE__WORK_CACHE_PIPE:
+	case KTSTR__WORK_TYPE__WORK_FUTEX_PING_PONG:
+	case KTSTR__WORK_TYPE__WORK_FUTEX_FAN_OUT:
+	case KTSTR__WORK_TYPE__WORK_FAN_OUT_COMPUTE:
+	case KTSTR__WORK_TYPE__WORK_MUTEX_CONTENTION:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The nearest-rank PCT percentile of the N sorted values V (N > 0). */
+static uint64_t percentile(const uint64_t *v, size_t n, unsigned pct)
+{
+	size_t rank = (n * pct + 99) / 100;
+
+	return v[rank ? rank - 1 : 0];
+}
+
+/* Worker I's wake latency summary into *OUT (malloc'd). */
+static int wake_stats(const struct kt_workset *ws, unsigned i, Ktstr__WakeLatency **out,
+		      struct kt_err *err)
+{
+	const struct wpage *pg = page_of(ws, i);
+	Ktstr__WakeLatency *wl = malloc(sizeof(*wl));
+	size_t n = pg->wake_count < KT_WORK_WAKE_KEEP ? pg->wake_count : KT_WORK_WAKE_KEEP;
+	uint64_t *v = malloc((n ? n : 1) * sizeof(*v));
+
+	if (!wl || !v) {
+		free(wl);
+		free(v);
+		return kt_errf(err, "workset: out of memory");
+	}
+	ktstr__wake_latency__init(wl);
+	wl->count = pg->wake_count;
+	wl->max_ns = pg->wake_max_ns;
+	wl->mean_ns = pg->wake_count ? pg->wake_sum_ns / pg->wake_count : 0;
+	wl->samples = (uint32_t)n;
+	if (n) {
+		memcpy(v, wake_of(ws, i), n * sizeof(*v));
+		qsort(v, n, sizeof(*v), cmp_u64);
+		wl->p50_ns = percentile(v, n, 50);
+		wl->p99_ns = percentile(v, n, 99);
+	}
+	free(v);
+	*out = wl;
+	return 0;
+}
+
 int kt_workset_stats(const struct kt_workset *ws, unsigned i, Ktstr__WorkerStats *out,
 		     struct kt_err *err)
 {
@@ -567,6 +1153,8 @@ int kt_workset_stats(const struct kt_workset *ws, unsigned i, Ktstr__WorkerStats
 		if (pg->cpus_seen[c / 64] >> (c % 64) & 1)
 			out->cpus_seen[n++] = c;
 	out->n_cpus_seen = n;
+	if (wake_based(w->type) && wake_stats(ws, i, &out->wake_latency, err))
+		return -1;
 	if (pg->fault[0])
 		return kt_errf(err, "worker %u (%s, pid %d): %.*s", i, type_name(w->type), (int)w->pid,
 			       (int)sizeof(pg->fault), pg->fault);

@@ -33,6 +33,23 @@ static void json_cpus(struct kt_json *j, const uint32_t *cpus, size_t n)
 	kt_json_arr_end(j);
 }
 
+static void json_wake(struct kt_json *j, const Ktstr__WakeLatency *wl)
+{
+	kt_json_key(j, "wake_latency");
+	kt_json_obj_begin(j);
+	kt_json_key(j, "count");
+	kt_json_u64(j, wl->count);
+	kt_json_key(j, "p50_us");
+	kt_json_double(j, wl->p50_ns / 1e3);
+	kt_json_key(j, "p99_us");
+	kt_json_double(j, wl->p99_ns / 1e3);
+	kt_json_key(j, "max_us");
+	kt_json_double(j, wl->max_ns / 1e3);
+	kt_json_key(j, "mean_us");
+	kt_json_double(j, wl->mean_ns / 1e3);
+	kt_json_obj_end(j);
+}
+
 static void json_cgroups(struct kt_json *j, const Ktstr__ScenarioResult *res)
 {
 	char wt[32];
@@ -72,6 +89,8 @@ static void json_cgroups(struct kt_json *j, const Ktstr__ScenarioResult *res)
 			kt_json_u64(j, s->migrations);
 			kt_json_key(j, "cpus_seen");
 			json_cpus(j, s->cpus_seen, s->n_cpus_seen);
+			if (s->wake_latency)
+				json_wake(j, s->wake_latency);
 			kt_json_obj_end(j);
 		}
 		kt_json_arr_end(j);

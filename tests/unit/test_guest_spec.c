@@ -124,8 +124,8 @@ static void invalid(void **state)
 	f.cg[1].workers = 3;
 	expect_err(&f, "scenario 'two-cgroups': step 0 cgroup 'cg_1': pipe_io needs an even");
 	mk(&f);
-	f.work[0].type = (Ktstr__WorkType)17;
-	expect_err(&f, "unknown work type 17");
+	f.work[0].type = (Ktstr__WorkType)99;
+	expect_err(&f, "unknown work type 99");
 	mk(&f);
 	f.cs[0].kind = (Ktstr__CpusetKind)9;
 	expect_err(&f, "unknown cpuset kind 9");

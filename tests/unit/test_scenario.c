@@ -191,6 +191,120 @@ static void test_work_forms(void **state)
 	kt_scenario_free(s);
 }
 
+#define W(x) KTSTR__WORK_TYPE__WORK_##x
+
+/* The 13 types beyond the first six, in both forms, with their params. */
+static void test_new_work_forms(void **state)
+{
+	const char *y =
+		"name: w2\n"
+		"steps:\n"
+		"  - cgroups:\n"
+		"      - {name: a, workers: 2, work: futex_ping_pong}\n"
+		"      - {name: b, workers: 5, work: futex_fan_out}\n"
+		"      - {name: c, workers: 6, work: {futex_fan_out: {fan_out: 2}}}\n"
+		"      - {name: d, work: cache_pressure}\n"
+		"      - {name: e, work: {cache_yield: {size_kb: 64, stride: 128}}}\n"
+		"      - {name: f, workers: 2, work: {cache_pipe: {size_kb: 1, stride: 1024}}}\n"
+		"      - {name: g, workers: 10, work: {fan_out_compute: {fan_out: 1}}}\n"
+		"      - name: h\n"
+		"        work:\n"
+		"          sequence:\n"
+		"            phases:\n"
+		"              - {work: cpu_spin, ms: 30}\n"
+		"              - {work: sleep, ms: 20}\n"
+		"              - {work: page_fault_churn, ms: 60000}\n"
+		"      - {name: i, work: fork_exit}\n"
+		"      - {name: j, work: nice_sweep}\n"
+		"      - {name: k, work: {affinity_churn: {}}}\n"
+		"      - {name: l, work: policy_churn}\n"
+		"      - {name: m, work: {page_fault_churn: {region_kb: 4}}}\n"
+		"      - {name: n, work: page_fault_churn}\n"
+		"      - {name: o, workers: 4, work: mutex_contention}\n"
+		"      - {name: p, workers: 6, work: {mutex_contention: {contenders: 3}}}\n"
+		"      - {name: q, workers: 5, work: fan_out_compute}\n"
+		"      - {name: r, workers: 256, work: {futex_fan_out: {fan_out: 255}}}\n";
+	static const Ktstr__WorkType types[] = {
+		W(FUTEX_PING_PONG), W(FUTEX_FAN_OUT), W(FUTEX_FAN_OUT), W(CACHE_PRESSURE),
+		W(CACHE_YIELD), W(CACHE_PIPE), W(FAN_OUT_COMPUTE), W(SEQUENCE), W(FORK_EXIT),
+		W(NICE_SWEEP), W(AFFINITY_CHURN), W(POLICY_CHURN), W(PAGE_FAULT_CHURN),
+		W(PAGE_FAULT_CHURN), W(MUTEX_CONTENTION), W(MUTEX_CONTENTION), W(FAN_OUT_COMPUTE),
+		W(FUTEX_FAN_OUT),
+	};
+	struct kt_scenario *s = parse_ok(y);
+	Ktstr__EntrySpec *es = spec_of(s, 1000, 2, 0);
+	const Ktstr__WorkSpec *w;
+
+	(void)state;
+	assert_int_equal(es->steps[0]->n_cgroups, 18);
+	for (size_t i = 0; i < 18; i++)
+		assert_int_equal(cg_at(es, 0, i)->work->type, types[i]);
+	/* Defaults are written out; a type carries only its own params. */
+	assert_int_equal(cg_at(es, 0, 1)->work->fan_out, 4);
+	assert_int_equal(cg_at(es, 0, 2)->work->fan_out, 2);
+	assert_int_equal(cg_at(es, 0, 2)->workers, 6);
+	w = cg_at(es, 0, 3)->work;
+	assert_int_equal(w->size_kb, 32);
+	assert_int_equal(w->stride, 64);
+	assert_int_equal(w->fan_out + w->region_kb + w->contenders + w->burst_ms, 0);
+	assert_int_equal(cg_at(es, 0, 3)->workers, 2);
+	assert_int_equal(cg_at(es, 0, 4)->work->size_kb, 64);
+	assert_int_equal(cg_at(es, 0, 4)->work->stride, 128);
+	assert_int_equal(cg_at(es, 0, 5)->work->size_kb, 1);
+	assert_int_equal(cg_at(es, 0, 5)->work->stride, 1024);
+	assert_int_equal(cg_at(es, 0, 6)->work->fan_out, 1);
+	w = cg_at(es, 0, 7)->work;
+	assert_int_equal(w->n_phases, 3);
+	assert_int_equal(w->phases[0]->work, W(CPU_SPIN));
+	assert_int_equal(w->phases[0]->ms, 30);
+	assert_false(w->phases[0]->sleep);
+	assert_true(w->phases[1]->sleep);
+	assert_int_equal(w->phases[1]->ms, 20);
+	assert_int_equal(w->phases[2]->work, W(PAGE_FAULT_CHURN));
+	assert_int_equal(w->phases[2]->ms, 60000);
+	assert_int_equal(w->size_kb + w->region_kb, 0);
+	assert_int_equal(cg_at(es, 0, 8)->work->n_phases, 0);
+	assert_int_equal(cg_at(es, 0, 12)->work->region_kb, 4);
+	assert_int_equal(cg_at(es, 0, 13)->work->region_kb, 4096);
+	assert_int_equal(cg_at(es, 0, 14)->work->contenders, 4);
+	assert_int_equal(cg_at(es, 0, 15)->work->contenders, 3);
+	assert_int_equal(cg_at(es, 0, 16)->work->fan_out, 4);
+	assert_int_equal(cg_at(es, 0, 17)->work->fan_out, 255);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+}
+
+/* An unset count takes the run's default, which must suit the grouping. */
+static void test_group_defaults(void **state)
+{
+	struct kt_scenario *s = parse_ok("name: g\nsteps:\n  - cgroups:\n"
+					 "      - {name: fan, work: futex_fan_out}\n"
+					 "      - {name: spin, work: cpu_spin}\n");
+	Ktstr__EntrySpec *es;
+
+	(void)state;
+	spec_err(s, 1000, 2, 0, "scenario 'g': steps[0] cgroup 'fan': futex_fan_out works in groups "
+		 "of fan_out + 1 (5: one waker, 4 waiters): needs a multiple of 5 workers, got 2 with "
+		 "the run's default count");
+	es = spec_of(s, 1000, 10, 0);
+	assert_int_equal(cg_at(es, 0, 0)->workers, 10);
+	assert_int_equal(cg_at(es, 0, 1)->workers, 10);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+	s = parse_ok("name: m\nsteps:\n  - cgroups:\n"
+		     "      - {name: mx, work: {mutex_contention: {contenders: 3}}}\n");
+	spec_err(s, 1000, 4, 0, "cgroup 'mx': mutex_contention works in groups of contenders (3) "
+		 "sharing a mutex: needs a multiple of 3 workers, got 4");
+	spec_of_free(s, 1000, 6);
+	kt_scenario_free(s);
+	s = parse_ok("name: p\nsteps:\n  - cgroups:\n"
+		     "      - {name: pp, work: futex_ping_pong}\n      - {name: cp, work: cache_pipe}\n");
+	spec_err(s, 1000, 1, 0, "cgroup 'pp': futex_ping_pong needs an even number of workers, "
+		 "got 1");
+	spec_of_free(s, 1000, 2);
+	kt_scenario_free(s);
+}
+
 static void test_cpuset_forms(void **state)
 {
 	const char *y =
@@ -412,6 +526,22 @@ static const struct {
 	  "t.yaml:4: steps[0].cgroups[0].work.bursty.burst: unknown key (expected burst_ms, sleep_ms)" },
 	{ HDR "      - {name: a, work: {cpu_spin: {burst_ms: 5}}}\n",
 	  "t.yaml:4: steps[0].cgroups[0].work.cpu_spin.burst_ms: unknown key (cpu_spin takes no parameters)" },
+	{ HDR "      - {name: a, work: {futex_fan_out: {fanout: 2}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.futex_fan_out.fanout: unknown key (expected fan_out)" },
+	{ HDR "      - {name: a, work: {cache_pipe: {size: 2}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.cache_pipe.size: unknown key (expected size_kb, stride)" },
+	{ HDR "      - {name: a, work: {page_fault_churn: {region: 2}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.page_fault_churn.region: unknown key (expected region_kb)" },
+	{ HDR "      - {name: a, work: {mutex_contention: {threads: 2}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.mutex_contention.threads: unknown key (expected contenders)" },
+	{ HDR "      - {name: a, work: {nice_sweep: {step: 1}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.nice_sweep.step: unknown key (nice_sweep takes no parameters)" },
+	{ HDR "      - {name: a, work: {fork_exit: {n: 1}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.fork_exit.n: unknown key (fork_exit takes no parameters)" },
+	{ HDR "      - {name: a, work: {sequence: {phases: [{work: cpu_spin, ms: 5}], x: 1}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.sequence.x: unknown key (expected phases)" },
+	{ HDR "      - {name: a, work: {sequence: {phases: [{work: cpu_spin, ms: 5, x: 1}]}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.sequence.phases[0].x: unknown key (expected work, ms)" },
 	{ HDR "      - {name: a, cpuset: {all: true}}\n",
 	  "t.yaml:4: steps[0].cgroups[0].cpuset.all: unknown key (expected exact, disjoint, llc)" },
 	{ HDR "      - {name: a, cpuset: {disjoint: {index: 0, of: 2, x: 1}}}\n",
@@ -428,9 +558,14 @@ static const struct {
 	/* bad enums */
 	{ HDR "      - {name: a, work: spin}\n",
 	  "t.yaml:4: steps[0].cgroups[0].work: unknown work type 'spin' (expected cpu_spin, yield_heavy, "
-	  "mixed, io_sync, bursty, pipe_io)" },
+	  "mixed, io_sync, bursty, pipe_io, futex_ping_pong, futex_fan_out, cache_pressure, "
+	  "cache_yield, cache_pipe, fan_out_compute, sequence, fork_exit, nice_sweep, affinity_churn, "
+	  "policy_churn, page_fault_churn, mutex_contention)" },
 	{ HDR "      - {name: a, work: {spin: {}}}\n",
 	  "t.yaml:4: steps[0].cgroups[0].work: unknown work type 'spin'" },
+	{ HDR "      - {name: a, work: sequence}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work: sequence needs its phases: {sequence: {phases: "
+	  "[{work: cpu_spin, ms: 50}, {work: sleep, ms: 50}]}}" },
 	{ HDR "      - {name: a, work: {bursty: {}, mixed: {}}}\n",
 	  "t.yaml:4: steps[0].cgroups[0].work: expected a work type or a one-key mapping" },
 	{ HDR "      - {name: a, cpuset: {}}\n",
@@ -456,7 +591,86 @@ static const struct {
 	{ HDR "      - {name: a, workers: 99999999999999999999999999}\n",
 	  "t.yaml:4: steps[0].cgroups[0].workers: '99999999999999999999999999' is out of range" },
 	{ HDR "      - {name: a, workers: 3, work: pipe_io}\n",
-	  "t.yaml:4: steps[0].cgroups[0].workers: pipe_io works in pairs: needs an even count, got 3" },
+	  "t.yaml:4: steps[0].cgroups[0].workers: pipe_io needs an even number of workers, got 3 (it "
+	  "works in pairs)" },
+	{ HDR "      - {name: a, workers: 4, work: futex_fan_out}\n",
+	  "t.yaml:4: steps[0].cgroups[0].workers: futex_fan_out works in groups of fan_out + 1 (5: one "
+	  "waker, 4 waiters): needs a multiple of 5 workers, got 4" },
+	{ HDR "      - {name: a, workers: 4, work: {fan_out_compute: {fan_out: 2}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].workers: fan_out_compute works in groups of fan_out + 1 (3: "
+	  "one waker, 2 waiters): needs a multiple of 3 workers, got 4" },
+	{ HDR "      - {name: a, workers: 3, work: futex_ping_pong}\n",
+	  "t.yaml:4: steps[0].cgroups[0].workers: futex_ping_pong needs an even number of workers, got 3" },
+	{ HDR "      - name: a\n        work: cache_pipe\n        workers: 1\n",
+	  "t.yaml:6: steps[0].cgroups[0].workers: cache_pipe needs an even number of workers, got 1" },
+	{ HDR "      - {name: a, workers: 6, work: mutex_contention}\n",
+	  "t.yaml:4: steps[0].cgroups[0].workers: mutex_contention works in groups of contenders (4) "
+	  "sharing a mutex: needs a multiple of 4 workers, got 6" },
+	{ HDR "      - {name: a, work: {futex_fan_out: {fan_out: 0}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.futex_fan_out.fan_out: '0' is out of range (1..255)" },
+	{ HDR "      - {name: a, work: {fan_out_compute: {fan_out: 256}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.fan_out_compute.fan_out: '256' is out of range (1..255)" },
+	{ HDR "      - {name: a, work: {cache_pressure: {size_kb: 0}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.cache_pressure.size_kb: '0' is out of range (1..65536)" },
+	{ HDR "      - {name: a, work: {cache_yield: {size_kb: 65537}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.cache_yield.size_kb: '65537' is out of range (1..65536)" },
+	{ HDR "      - {name: a, work: {cache_pressure: {stride: 0}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.cache_pressure.stride: '0' is out of range (1..65536)" },
+	{ HDR "      - {name: a, work: {cache_pressure: {size_kb: 1, stride: 2048}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.cache_pressure.stride: 2048 is larger than the buffer "
+	  "(size_kb 1 = 1024 bytes)" },
+	{ HDR "      - {name: a, work: {page_fault_churn: {region_kb: 3}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.page_fault_churn.region_kb: '3' is out of range (4..262144)" },
+	{ HDR "      - {name: a, work: {page_fault_churn: {region_kb: 262145}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.page_fault_churn.region_kb: '262145' is out of range" },
+	{ HDR "      - {name: a, work: {mutex_contention: {contenders: 1}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.mutex_contention.contenders: '1' is out of range (2..256)" },
+	{ HDR "      - {name: a, work: {mutex_contention: {contenders: 257}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.mutex_contention.contenders: '257' is out of range (2..256)" },
+	{ HDR "      - {name: a, work: {sequence: {}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.sequence.phases: missing (required)" },
+	{ HDR "      - {name: a, work: {sequence: {phases: []}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.sequence.phases: expected 1 to 16 phases, got 0" },
+	{ HDR "      - {name: a, work: {sequence: {phases: {a: 1}}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.sequence.phases: expected a list of phases, got a mapping" },
+	{ HDR "      - {name: a, work: {sequence: {phases: [{work: cpu_spin}]}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.sequence.phases[0].ms: missing (required)" },
+	{ HDR "      - {name: a, work: {sequence: {phases: [{ms: 5}]}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.sequence.phases[0].work: missing (required)" },
+	{ HDR "      - {name: a, work: {sequence: {phases: [{work: cpu_spin, ms: 0}]}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.sequence.phases[0].ms: '0' is out of range (1..60000)" },
+	{ HDR "      - {name: a, work: {sequence: {phases: [{work: cpu_spin, ms: 60001}]}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.sequence.phases[0].ms: '60001' is out of range (1..60000)" },
+	{ HDR "      - name: a\n        work:\n          sequence:\n            phases:\n"
+	  "              - {work: sleep, ms: 5}\n              - {work: spin, ms: 5}\n",
+	  "t.yaml:9: steps[0].cgroups[0].work.sequence.phases[1].work: unknown phase 'spin' (expected "
+	  "sleep, cpu_spin, yield_heavy, mixed, io_sync, cache_pressure, cache_yield, fork_exit, "
+	  "page_fault_churn)" },
+	{ HDR "      - {name: a, work: {sequence: {phases: [{work: pipe_io, ms: 5}]}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.sequence.phases[0].work: pipe_io cannot be a sequence "
+	  "phase (expected sleep, cpu_spin," },
+	{ HDR "      - {name: a, work: {sequence: {phases: [{work: nice_sweep, ms: 5}]}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.sequence.phases[0].work: nice_sweep cannot be a sequence "
+	  "phase" },
+	{ HDR "      - {name: a, work: {sequence: {phases: [{work: sequence, ms: 5}]}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.sequence.phases[0].work: sequence cannot be a sequence "
+	  "phase" },
+	{ HDR "      - {name: a, work: {sequence: {phases: [{work: {cache_pressure: {}}, ms: 5}]}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.sequence.phases[0].work: expected a phase (sleep, "
+	  "cpu_spin, yield_heavy, mixed, io_sync, cache_pressure, cache_yield, fork_exit, "
+	  "page_fault_churn), got a mapping" },
+	{ HDR "      - name: a\n        work:\n          sequence:\n            phases:\n"
+	  "              - {work: sleep, ms: 5}\n              - {work: sleep, ms: 5}\n",
+	  "t.yaml:8: steps[0].cgroups[0].work.sequence.phases: every phase is a sleep: the workers "
+	  "would do no work" },
+	{ HDR "      - {name: a, work: {sequence: {phases: [\n"
+	  "          {work: sleep, ms: 1}, {work: sleep, ms: 1}, {work: sleep, ms: 1},\n"
+	  "          {work: sleep, ms: 1}, {work: sleep, ms: 1}, {work: sleep, ms: 1},\n"
+	  "          {work: sleep, ms: 1}, {work: sleep, ms: 1}, {work: sleep, ms: 1},\n"
+	  "          {work: sleep, ms: 1}, {work: sleep, ms: 1}, {work: sleep, ms: 1},\n"
+	  "          {work: sleep, ms: 1}, {work: sleep, ms: 1}, {work: sleep, ms: 1},\n"
+	  "          {work: cpu_spin, ms: 1}, {work: cpu_spin, ms: 1}]}}}\n",
+	  "t.yaml:4: steps[0].cgroups[0].work.sequence.phases: expected 1 to 16 phases, got 17" },
 	{ HDR "      - {name: a, work: {bursty: {burst_ms: 0}}}\n",
 	  "t.yaml:4: steps[0].cgroups[0].work.bursty.burst_ms: '0' is out of range (1..60000)" },
 	{ HDR "      - {name: a, work: {bursty: {sleep_ms: 60001}}}\n",
@@ -618,7 +832,9 @@ static void test_entry_spec_rules(void **state)
 	Ktstr__EntrySpec *es;
 
 	(void)state;
-	spec_err(s, 1000, 3, 0, "scenario 'p': steps[0] cgroup 'pp': pipe_io works in pairs");
+	spec_err(s, 1000, 3, 0, "scenario 'p': steps[0] cgroup 'pp': pipe_io needs an even number of "
+		 "workers, got 3 (it works in pairs) with the run's default count; give the cgroup its "
+		 "own workers:");
 	spec_err(s, 0, 2, 0, "scenario 'p': duration 0 ms leaves steps[0], which holds for a fraction of it, empty");
 	spec_err(s, 86400001, 2, 0, "duration 86400001 ms is out of range");
 	spec_err(s, 1000, 0, 0, "scenario 'p': default worker count 0 is out of range (1..256)");
@@ -826,6 +1042,28 @@ static void test_catalog_content(void **state)
 	ktstr__entry_spec__free_unpacked(es, NULL);
 	kt_scenario_free(s);
 
+	/* The grouped types in the catalog come in whole groups. */
+	es = catalog_spec("wake-chains", &s);
+	assert_int_equal(find_cg(es, "fanout")->work->type, W(FUTEX_FAN_OUT));
+	assert_int_equal(find_cg(es, "fanout")->workers % (find_cg(es, "fanout")->work->fan_out + 1),
+			 0);
+	assert_int_equal(find_cg(es, "forkjoin")->work->type, W(FAN_OUT_COMPUTE));
+	assert_int_equal(find_cg(es, "mutex")->workers % find_cg(es, "mutex")->work->contenders, 0);
+	assert_int_equal(find_cg(es, "pingpong")->work->type, W(FUTEX_PING_PONG));
+	assert_int_equal(find_cg(es, "cachepipe")->work->type, W(CACHE_PIPE));
+	assert_true(kt_scenario_checks(s)->max_spread == 50);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+
+	es = catalog_spec("churn", &s);
+	assert_int_equal(find_cg(es, "nice")->workers, 1);
+	assert_int_equal(find_cg(es, "policy")->work->type, W(POLICY_CHURN));
+	assert_int_equal(find_cg(es, "phases")->work->n_phases, 4);
+	assert_true(find_cg(es, "phases")->work->phases[1]->sleep);
+	assert_int_equal(find_cg(es, "faults")->work->region_kb, 4096);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+
 	es = catalog_spec("steady-then-mixed", &s);
 	assert_int_equal(es->n_steps, 2);
 	assert_true(es->steps[0]->hold->frac == 0.5);
@@ -888,6 +1126,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_example),
 		cmocka_unit_test(test_work_forms),
+		cmocka_unit_test(test_new_work_forms),
+		cmocka_unit_test(test_group_defaults),
 		cmocka_unit_test(test_cpuset_forms),
 		cmocka_unit_test(test_hold_forms),
 		cmocka_unit_test(test_checks_forms),
