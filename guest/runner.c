@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <time.h>
 #include "cgroup.h"
 #include "cpuset.h"
@@ -192,6 +194,11 @@ fail_cg:
 	kt_err_prefix(err, "step %zu cgroup '%s'", si, cg[ci].spec->name);
 out:
 	kt_workset_free(ws);
+	/* As PID 1 we inherit every orphan (say a fork_exit child whose
+	 * worker was killed mid-fork): reap them, or they stay zombies. */
+	if (getpid() == 1)
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
 	for (ci = st->n_cgroups; ci-- > 0;) {
 		struct kt_err rerr;
 
