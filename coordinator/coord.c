@@ -33,6 +33,7 @@ struct cworker {
 	unsigned vcpus_budget, vcpus_used;
 	uint64_t mem_budget, mem_used;
 	uint64_t last_seen;
+	uint64_t hold_until;    /* no placement before: it just handed one back */
 	bool alive, accepting;
 };
 
@@ -52,6 +53,15 @@ struct centry {
 	char *need_accel;
 	struct kt_strv tags;
 	uint64_t finish_seq;
+};
+
+/* A message to send once the transaction open when it was made commits. */
+struct pending {
+	void *sock;
+	struct kt_farm_peer peer;
+	uint8_t *buf;           /* the packed FarmMsg */
+	size_t len;
+	bool ack;               /* an OutcomeAck: never sent for an undone write */
 };
 
 struct crun {
@@ -78,6 +88,11 @@ struct kt_coord {
 	uint64_t grace_until;   /* restart: claims are honoured until then */
 	bool in_tx, place_dirty;
 	struct kt_err txerr;
+	/* What the loop sends while a transaction is open waits here: no
+	 * peer hears of a state (an acked outcome, an assigned attempt)
+	 * before it is durable. */
+	struct pending *pend;
+	size_t n_pend, cap_pend;
 };
 
 static void coord_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -117,13 +132,51 @@ static void tx(struct kt_coord *c)
 		coord_log("store: %s", c->txerr.msg);
 }
 
+static void send_now(void *sock, const struct kt_farm_peer *p, const Ktstr__FarmMsg *m)
+{
+	struct kt_err e;
+
+	if (kt_farm_send(sock, p->id, p->len, m, &e)) {
+		char name[64];
+
+		kt_farm_peer_name(p, name, sizeof(name));
+		coord_log("send %s to %s: %s", kt_farm_body_name(m->body_case), name, e.msg);
+	}
+}
+
+/* The transaction is over: send what waited for it. After a failed
+ * commit (or a rollback) the acks stay unsent: the worker resends the
+ * outcome, which is then stored again. */
+static void flush_pending(struct kt_coord *c, bool committed)
+{
+	for (size_t i = 0; i < c->n_pend; i++) {
+		struct pending *q = &c->pend[i];
+		Ktstr__FarmMsg *m;
+
+		if (committed || !q->ack) {
+			m = ktstr__farm_msg__unpack(NULL, q->len, q->buf);
+			if (m) {
+				send_now(q->sock, &q->peer, m);
+				ktstr__farm_msg__free_unpacked(m, NULL);
+			}
+		}
+		free(q->buf);
+	}
+	c->n_pend = 0;
+}
+
 static void tx_end(struct kt_coord *c)
 {
-	if (!c->in_tx)
-		return;
-	if (kt_store_commit(c->store, &c->txerr))
-		coord_log("store: commit: %s", c->txerr.msg);
-	c->in_tx = false;
+	bool committed = true;
+
+	if (c->in_tx) {
+		if (kt_store_commit(c->store, &c->txerr)) {
+			coord_log("store: commit: %s", c->txerr.msg);
+			committed = false;
+		}
+		c->in_tx = false;
+	}
+	flush_pending(c, committed);
 }
 
 /* ---- lookups ---- */
@@ -196,18 +249,29 @@ static void entry_release(struct centry *e)
 
 /* ---- sending ---- */
 
+/* Send M to P now, or after the open transaction commits. */
 static void send_to(struct kt_coord *c, void *sock, const struct kt_farm_peer *p,
 		    Ktstr__FarmMsg *m)
 {
-	(void)c;
-	struct kt_err e;
+	Ktstr__FarmMsg v = *m;
+	struct pending *q;
 
-	if (kt_farm_send(sock, p->id, p->len, m, &e)) {
-		char name[64];
-
-		kt_farm_peer_name(p, name, sizeof(name));
-		coord_log("send %s to %s: %s", kt_farm_body_name(m->body_case), name, e.msg);
+	if (!c->in_tx) {
+		send_now(sock, p, m);
+		return;
 	}
+	v.version = KT_FARM_VERSION;
+	if (c->n_pend == c->cap_pend) {
+		c->cap_pend = c->cap_pend ? 2 * c->cap_pend : 64;
+		c->pend = kt_xrealloc(c->pend, c->cap_pend * sizeof(*c->pend));
+	}
+	q = &c->pend[c->n_pend++];
+	q->sock = sock;
+	q->peer = *p;
+	q->len = ktstr__farm_msg__get_packed_size(&v);
+	q->buf = kt_xcalloc(q->len ? q->len : 1, 1);
+	ktstr__farm_msg__pack(&v, q->buf);
+	q->ack = m->body_case == KTSTR__FARM_MSG__BODY_OUTCOME_ACK;
 }
 
 static void send_error(struct kt_coord *c, const struct kt_farm_peer *p, const char *msg)
@@ -221,7 +285,8 @@ static void send_error(struct kt_coord *c, const struct kt_farm_peer *p, const c
 	send_to(c, c->csock, p, &m);
 }
 
-static void send_hello_ack(struct kt_coord *c, const struct kt_farm_peer *p)
+/* NEEDED: not an answer to a hello but a request for one. */
+static void send_hello_ack(struct kt_coord *c, const struct kt_farm_peer *p, bool needed)
 {
 	Ktstr__FarmMsg m = KTSTR__FARM_MSG__INIT;
 	Ktstr__HelloAck a = KTSTR__HELLO_ACK__INIT;
@@ -229,25 +294,27 @@ static void send_hello_ack(struct kt_coord *c, const struct kt_farm_peer *p)
 	a.coordinator_id = c->coord_id;
 	a.has_heartbeat_ms = 1;
 	a.heartbeat_ms = c->hb_ms;
+	a.has_hello_needed = needed;
+	a.hello_needed = needed;
 	m.body_case = KTSTR__FARM_MSG__BODY_HELLO_ACK;
 	m.hello_ack = &a;
 	send_to(c, c->wsock, p, &m);
 }
 
-static void send_cancel(struct kt_coord *c, struct cworker *w, const struct centry *e,
+static void send_cancel(struct kt_coord *c, int wi, uint64_t entry_id, uint32_t attempt,
 			const char *why)
 {
 	Ktstr__FarmMsg m = KTSTR__FARM_MSG__INIT;
 	Ktstr__CancelEntry ce = KTSTR__CANCEL_ENTRY__INIT;
 	Ktstr__EntryRef ref = KTSTR__ENTRY_REF__INIT;
 
-	ref.entry_id = e->id;
-	ref.attempt = e->r.attempt;
+	ref.entry_id = entry_id;
+	ref.attempt = attempt;
 	ce.ref = &ref;
 	ce.reason = (char *)why;
 	m.body_case = KTSTR__FARM_MSG__BODY_CANCEL_ENTRY;
 	m.cancel_entry = &ce;
-	send_to(c, c->wsock, &w->peer, &m);
+	send_to(c, c->wsock, &c->workers[wi].peer, &m);
 }
 
 /* ---- entry life ---- */
@@ -358,7 +425,7 @@ static void step(struct kt_coord *c, struct centry *e, const struct kt_retry_eve
 		break;
 	case KT_DO_CANCEL:
 		if (e->worker >= 0)
-			send_cancel(c, &c->workers[e->worker], e, "run cancelled");
+			send_cancel(c, e->worker, e->id, e->r.attempt, "run cancelled");
 		tx(c);
 		kt_store_attempt_end(c->store, e->id, attempt, "cancelled", wall_ms(), &err);
 		detach(c, e);
@@ -464,6 +531,7 @@ static void on_hello(struct kt_coord *c, const struct kt_farm_peer *p, Ktstr__Wo
 	w->vcpus_budget = h->has_vcpus ? h->vcpus : 1;
 	w->mem_budget = h->has_memory_mb ? h->memory_mb : 1024;
 	w->last_seen = kt_now_ms();
+	w->hold_until = 0;
 	w->alive = true;
 	w->accepting = !(h->has_draining && h->draining);
 	tx(c);
@@ -480,7 +548,22 @@ static void on_hello(struct kt_coord *c, const struct kt_farm_peer *p, Ktstr__Wo
 	coord_log("worker %s: hello (%u vCPUs, %llu MiB, accel %s, %zu running, %zu unacked)", w->id,
 	     w->vcpus_budget, (unsigned long long)w->mem_budget, w->accel, h->n_running,
 	     h->n_unacked);
-	send_hello_ack(c, p);
+	send_hello_ack(c, p, false);
+	/* What it runs that is not (any more) ours to wait for: an attempt
+	 * given up on while it was silent, an entry since finished. Stopped,
+	 * or its vCPUs stay taken while placement counts them free (and it
+	 * hands back every assignment). */
+	for (size_t k = 0; k < h->n_running; k++) {
+		const Ktstr__EntryRef *r = h->running[k];
+		struct centry *e = entry_by_id(c, r->entry_id);
+
+		if (!e || e->r.state != KT_ENTRY_RUNNING || e->r.attempt != r->attempt ||
+		    e->worker != wi) {
+			coord_log("worker %s: entry %llu attempt %u is no longer wanted: cancelled",
+				  w->id, (unsigned long long)r->entry_id, r->attempt);
+			send_cancel(c, wi, r->entry_id, r->attempt, "attempt no longer wanted");
+		}
+	}
 	for (size_t k = 0; k < h->n_unacked; k++)
 		on_outcome(c, wi, h->unacked[k]);
 	c->place_dirty = true;
@@ -510,20 +593,65 @@ static int parse_status(const char *s, enum kt_status *out)
 	return -1;
 }
 
+/* Was attempt A of entry ID (E when in memory) given to worker WI? The
+ * running attempt: from memory (its worker, or after a restart the claim
+ * on it); any other: from the attempts table. 1 yes, 0 no, -1 when the
+ * store cannot say. */
+static int given_to(struct kt_coord *c, const struct centry *e, uint64_t id, unsigned a, int wi)
+{
+	const char *wid = c->workers[wi].id;
+	sqlite3_stmt *q;
+	int r;
+
+	if (a == 0 || (e && a > e->r.attempt))
+		return 0;
+	if (e && a == e->r.attempt && e->r.state == KT_ENTRY_RUNNING)
+		return e->worker == wi || (e->worker < 0 && e->claim && strcmp(e->claim, wid) == 0);
+	if (sqlite3_prepare_v2(kt_store_db(c->store),
+			       "SELECT count(*) FROM attempts WHERE entry_id = ? AND attempt = ? "
+			       "AND worker_id = ?",
+			       -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
+	sqlite3_bind_int64(q, 2, a);
+	sqlite3_bind_text(q, 3, wid, -1, SQLITE_STATIC);
+	r = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) > 0 : -1;
+	sqlite3_finalize(q);
+	return r;
+}
+
 static void on_outcome(struct kt_coord *c, int wi, Ktstr__EntryOutcome *o)
 {
 	struct kt_retry_event ev = {.kind = KT_EV_OUTCOME};
 	struct centry *e;
 	struct kt_err err;
-	int stored;
+	char *claimed;
+	int stored, given;
 
 	if (!o->ref || parse_status(o->status, &ev.status)) {
 		coord_log("worker %s: outcome without a valid ref or status dropped", c->workers[wi].id);
 		return;
 	}
 	e = entry_by_id(c, o->ref->entry_id);
+	/* Only the worker an attempt went to reports it: storing anything
+	 * else (a confused, stale or hostile worker) would give an entry a
+	 * result nobody ran. Acked all the same, so that it is not resent. */
+	given = given_to(c, e, o->ref->entry_id, o->ref->attempt, wi);
+	if (given <= 0) {
+		coord_log("worker %s: outcome of entry %llu attempt %u %s", c->workers[wi].id,
+			  (unsigned long long)o->ref->entry_id, o->ref->attempt,
+			  given ? "not checked (store error): kept for a resend"
+				: "that was not given to it: dropped");
+		if (given == 0)
+			send_ack(c, wi, o->ref);
+		return;
+	}
 	tx(c);
+	/* Stored under the sender's id, whatever the message claims. */
+	claimed = o->worker_id;
+	o->worker_id = c->workers[wi].id;
 	stored = kt_store_outcome(c->store, o, wall_ms(), &err);
+	o->worker_id = claimed;
 	if (!e) {
 		/* A finished entry (no longer in memory) or none at all: the
 		 * outcome is history if the store knows the entry; either way
@@ -604,10 +732,10 @@ static void on_worker_msg(struct kt_coord *c, const struct kt_farm_peer *p, Ktst
 
 		kt_farm_peer_name(p, name, sizeof(name));
 		coord_log("%s from unknown worker %s dropped", kt_farm_body_name(m->body_case), name);
-		/* A worker we do not know (we restarted): our id tells it to
-		 * say hello again. */
+		/* A worker we do not know (we restarted, or declared it lost):
+		 * ask it to say hello again, with what it runs and holds. */
 		if (m->body_case == KTSTR__FARM_MSG__BODY_HEARTBEAT)
-			send_hello_ack(c, p);
+			send_hello_ack(c, p, true);
 		return;
 	}
 	c->workers[wi].last_seen = kt_now_ms();
@@ -632,6 +760,9 @@ static void on_worker_msg(struct kt_coord *c, const struct kt_farm_peer *p, Ktst
 		if (e && e->worker == wi) {
 			ev.attempt = m->hand_back->ref->attempt;
 			step(c, e, &ev, m->hand_back->reason ? m->hand_back->reason : "handed back");
+			/* It had no room, whatever we counted: give it a
+			 * heartbeat before the next try, not a busy loop. */
+			c->workers[wi].hold_until = kt_now_ms() + c->hb_ms;
 		}
 		break;
 	}
@@ -701,9 +832,10 @@ static const char *scenario_text(const struct kt_entry_def *d, const Ktstr__Subm
 	return NULL;
 }
 
-/* Every scenario file the matrix names was sent and is a valid scenario. */
+/* Every scenario file the matrix (named FILE) names was sent and is a valid
+ * scenario. */
 static int check_files(const struct kt_matrix *mx, const Ktstr__SubmitRequest *rq,
-		       struct kt_err *err)
+		       const char *file, struct kt_err *err)
 {
 	for (size_t i = 0; i < kt_matrix_n_files(mx); i++) {
 		const char *f = kt_matrix_file(mx, i);
@@ -715,7 +847,8 @@ static int check_files(const struct kt_matrix *mx, const Ktstr__SubmitRequest *r
 			if (strcmp(rq->files[k]->name, f) == 0)
 				nf = rq->files[k];
 		if (!nf)
-			return kt_errf(err, "scenario file '%s' was not sent with the matrix", f);
+			return kt_errf(err, "%s: scenario file '%s' was not sent with the matrix", file,
+				       f);
 		if (kt_scenario_parse((const char *)nf->data.data, nf->data.len, f, &s, err))
 			return -1;
 		rc = kt_matrix_check_file(mx, f, s, err);
@@ -858,7 +991,7 @@ static int submit(struct kt_coord *c, const Ktstr__SubmitRequest *rq, uint64_t *
 	int rc = -1;
 
 	if (kt_matrix_parse(rq->matrix_yaml, strlen(rq->matrix_yaml), file, &mx, err) ||
-	    check_files(mx, rq, err))
+	    check_files(mx, rq, file, err))
 		goto out;
 	/* Everything the run needs is settled before anything is stored:
 	 * an invalid matrix queues nothing. Its own transaction, so that
@@ -866,10 +999,10 @@ static int submit(struct kt_coord *c, const Ktstr__SubmitRequest *rq, uint64_t *
 	tx_end(c);
 	tx(c);
 	if (resolve_kernels(c, mx, &sx, err) || kt_matrix_expand(mx, sx.kinfo, &defs, &n, err))
-		goto out;
+		goto undo;
 	if (kt_store_run_create(c->store, kt_matrix_name(mx), kt_matrix_priority(mx),
 				rq->matrix_yaml, now, &run.id, err))
-		goto out;
+		goto undo;
 	for (size_t i = 0; i < n; i++) {
 		const struct kt_entry_def *d = &defs[i];
 		struct kt_store_entry se = {0};
@@ -950,6 +1083,7 @@ undo:
 
 		kt_store_rollback(c->store, &e2);
 		c->in_tx = false;
+		flush_pending(c, false);
 	}
 out:
 	if (defs)
@@ -1164,6 +1298,7 @@ static void place(struct kt_coord *c)
 	struct kt_place_run *pr;
 	struct kt_placement *out;
 	size_t *idx, ne = 0, np, nw = 0;
+	uint64_t now;
 	int *widx;
 
 	c->place_dirty = false;
@@ -1192,6 +1327,7 @@ static void place(struct kt_coord *c)
 	pw = kt_xcalloc(nw, sizeof(*pw));
 	widx = kt_xcalloc(nw, sizeof(*widx));
 	nw = 0;
+	now = kt_now_ms();
 	for (size_t i = 0; i < c->n_workers; i++) {
 		struct cworker *w = &c->workers[i];
 
@@ -1202,7 +1338,7 @@ static void place(struct kt_coord *c)
 			.mem_budget_mb = w->mem_budget, .mem_used_mb = w->mem_used,
 			.accel = w->accel[0] ? w->accel : NULL, .arch = w->arch[0] ? w->arch : NULL,
 			.tags = (const char *const *)w->tags.v, .n_tags = w->tags.n,
-			.accepting = w->accepting};
+			.accepting = w->accepting && now >= w->hold_until};
 		widx[nw++] = (int)i;
 	}
 	pr = kt_xcalloc(c->n_runs + 1, sizeof(*pr));
@@ -1475,5 +1611,8 @@ void kt_coord_close(struct kt_coord *c)
 	for (size_t i = 0; i < c->n_runs; i++)
 		free(c->runs[i].name);
 	free(c->runs);
+	for (size_t i = 0; i < c->n_pend; i++)
+		free(c->pend[i].buf);
+	free(c->pend);
 	free(c);
 }

@@ -7,15 +7,23 @@
  *                    transaction inserts the run and its entries
  *   placement     -> kt_place() over queued entries and live workers;
  *                    each placement is an attempt (kt_retry_step ASSIGN)
- *   worker Outcome-> stored idempotently by (entry, attempt), acked, then
- *                    the attempt state machine decides finish / requeue
+ *   worker Outcome-> only from the worker its attempt went to (else acked
+ *                    and dropped); stored idempotently by (entry, attempt)
+ *                    under that worker's id, acked, then the attempt
+ *                    state machine decides finish / requeue
  *   heartbeats    -> a worker silent for KT_FARM_LOST_BEATS intervals is
- *                    lost; its attempts are requeued
+ *                    lost; its attempts are requeued. A heartbeat from a
+ *                    worker it does not know asks for a hello; a hello's
+ *                    running attempts that are no longer wanted are
+ *                    cancelled. A worker that hands an assignment back
+ *                    gets none for a heartbeat interval (no busy loop)
  *   restart       -> unfinished runs are loaded; entries that were running
  *                    wait one grace period for their worker to say hello
  *                    and claim them, else they are requeued
  *
- * Writes are batched: one transaction per loop iteration. */
+ * Writes are batched: one transaction per loop iteration. What the loop
+ * sends meanwhile (acks, assignments, hello acks) leaves after the commit,
+ * so no peer acts on a state that a crash could still undo. */
 #ifndef KTSTR_COORD_H
 #define KTSTR_COORD_H
 #include <signal.h>

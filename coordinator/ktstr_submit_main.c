@@ -15,7 +15,9 @@
 
 #define SUBMIT_TIMEOUT_MS 600000 /* the coordinator may download kernels first */
 #define REQUEST_TIMEOUT_MS 15000
+#define WATCH_TIMEOUT_MS 5000    /* a watch is answered at once; silence: resend */
 #define WATCH_INTERVAL_MS 500
+#define RECONNECT_DEFAULT_S 300  /* --wait outlives a coordinator restart this long */
 
 struct client {
 	void *ctx, *sock;
@@ -25,20 +27,43 @@ struct client {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ktstr-submit [--coordinator EP] MATRIX [--wait] [--junit FILE]\n"
+		   "                    [--reconnect-timeout S]\n"
 		   "       ktstr-submit [--coordinator EP] status RUN\n"
 		   "       ktstr-submit [--coordinator EP] cancel RUN\n"
 		   "  EP defaults to %s. The run id is printed first.\n"
+		   "  --wait follows the run to its end; when the coordinator stops answering\n"
+		   "  (a restart) it keeps asking for up to S seconds (default %d, 0: give up).\n"
 		   "  Exit: 0 all passed (or skipped), 1 a failure, 2 an error, infra or cancel.\n",
-		   KT_FARM_CLIENTS_EP);
+		   KT_FARM_CLIENTS_EP, RECONNECT_DEFAULT_S);
 }
 
-/* Send M and wait for the answer. */
+/* Replies that arrived after their request gave up: not the next one's. */
+static void drop_late_replies(struct client *cl)
+{
+	struct kt_farm_peer p;
+	Ktstr__FarmMsg *r;
+	struct kt_err err;
+
+	while (kt_farm_recv(cl->sock, ZMQ_DONTWAIT, &p, &r, &err) != 0)
+		if (r)
+			kt_farm_msg_free(r);
+}
+
+/* Send M and wait for the answer into *REPLY (NULL on error). *LOST (may
+ * be NULL) tells a coordinator that did not take the request or did not
+ * answer in time (gone, restarting) from one that answered an error. */
 static int request(struct client *cl, Ktstr__FarmMsg *m, int timeout_ms, Ktstr__FarmMsg **reply,
-		   struct kt_err *err)
+		   bool *lost, struct kt_err *err)
 {
 	zmq_pollitem_t it = {cl->sock, 0, ZMQ_POLLIN, 0};
 	uint64_t deadline = kt_now_ms() + (uint64_t)timeout_ms;
+	bool dummy;
 
+	*reply = NULL;
+	if (!lost)
+		lost = &dummy;
+	*lost = true;
+	drop_late_replies(cl);
 	/* ZMQ_IMMEDIATE: no peer yet means EAGAIN; the connection may still
 	 * be coming up, so retry until the deadline. */
 	while (kt_farm_send(cl->sock, NULL, 0, m, err)) {
@@ -59,13 +84,15 @@ static int request(struct client *cl, Ktstr__FarmMsg *m, int timeout_ms, Ktstr__
 		if (!(it.revents & ZMQ_POLLIN))
 			continue;
 		r = kt_farm_recv(cl->sock, ZMQ_DONTWAIT, &p, reply, err);
-		if (r < 0)
-			return kt_err_prefix(err, "reply from %s", cl->ep);
 		if (r == 0)
 			continue;
+		*lost = false;
+		if (r < 0)
+			return kt_err_prefix(err, "reply from %s", cl->ep);
 		if ((*reply)->body_case == KTSTR__FARM_MSG__BODY_ERROR) {
 			kt_errf(err, "coordinator: %s", (*reply)->error->message);
 			kt_farm_msg_free(*reply);
+			*reply = NULL;
 			return -1;
 		}
 		return 0;
@@ -186,7 +213,10 @@ static void take_briefs(struct follow *f, const Ktstr__StatusReply *s)
 		const Ktstr__EntryBrief *e = s->finished[i];
 		struct brief *b;
 
-		if (e->has_seq && e->seq > f->seq)
+		/* A late reply to a resent watch repeats what we have. */
+		if (e->has_seq && e->seq <= f->seq)
+			continue;
+		if (e->has_seq)
 			f->seq = e->seq;
 		f->b = kt_xrealloc(f->b, (f->n + 1) * sizeof(*f->b));
 		b = &f->b[f->n++];
@@ -279,12 +309,19 @@ static int exit_code(const Ktstr__StatusReply *s)
 	return s->fail ? 1 : 0;
 }
 
-static int follow_run(struct client *cl, uint64_t run_id, const char *junit, struct kt_err *err)
+/* Watch run RUN_ID to its end. A coordinator that stops answering is
+ * asked again until RECONNECT_S seconds have passed since its last answer:
+ * a restarted one resumes the run from its database, and the watch, keyed
+ * by finish sequence, picks up where it was. */
+static int follow_run(struct client *cl, uint64_t run_id, const char *junit, unsigned reconnect_s,
+		      struct kt_err *err)
 {
 	struct follow f = {.tty = isatty(2)};
 	Ktstr__FarmMsg m = KTSTR__FARM_MSG__INIT;
 	Ktstr__WatchRequest w = KTSTR__WATCH_REQUEST__INIT;
 	unsigned last_done = ~0u;
+	uint64_t last_answer = kt_now_ms();
+	bool silent = false;
 	int rc = -1;
 
 	m.body_case = KTSTR__FARM_MSG__BODY_WATCH;
@@ -294,11 +331,33 @@ static int follow_run(struct client *cl, uint64_t run_id, const char *junit, str
 	for (;;) {
 		Ktstr__FarmMsg *r;
 		Ktstr__StatusReply *s;
-		bool over;
+		bool over, lost, idle;
 
 		w.after_seq = f.seq;
-		if (request(cl, &m, REQUEST_TIMEOUT_MS, &r, err))
-			break;
+		if (request(cl, &m, WATCH_TIMEOUT_MS, &r, &lost, err)) {
+			uint64_t quiet = kt_now_ms() - last_answer;
+
+			if (!lost)
+				break;
+			if (quiet >= (uint64_t)reconnect_s * 1000) {
+				kt_errf(err, "coordinator at %s: no answer for %llu s, giving up", cl->ep,
+					(unsigned long long)(quiet / 1000));
+				break;
+			}
+			if (!silent) {
+				if (f.tty)
+					fputc('\n', stderr);
+				fprintf(stderr, "ktstr-submit: %s; asking again for up to %u s\n", err->msg,
+					reconnect_s);
+				silent = true;
+			}
+			usleep(WATCH_INTERVAL_MS * 1000);
+			continue;
+		}
+		if (silent)
+			fprintf(stderr, "ktstr-submit: the coordinator at %s answers again\n", cl->ep);
+		silent = false;
+		last_answer = kt_now_ms();
 		if (r->body_case != KTSTR__FARM_MSG__BODY_STATUS_REPLY) {
 			kt_errf(err, "unexpected %s from the coordinator", kt_farm_body_name(r->body_case));
 			kt_farm_msg_free(r);
@@ -322,8 +381,9 @@ static int follow_run(struct client *cl, uint64_t run_id, const char *junit, str
 			kt_farm_msg_free(r);
 			break;
 		}
-		kt_farm_msg_free(r);
-		if (!over && s->n_finished == 0)
+		idle = !over && s->n_finished == 0;
+		kt_farm_msg_free(r); /* S with it */
+		if (idle)
 			usleep(WATCH_INTERVAL_MS * 1000);
 	}
 	for (size_t i = 0; i < f.n; i++) {
@@ -352,12 +412,14 @@ int main(int argc, char **argv)
 		{"coordinator", required_argument, NULL, 'c'},
 		{"wait", no_argument, NULL, 'w'},
 		{"junit", required_argument, NULL, 'j'},
+		{"reconnect-timeout", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	struct client cl = {.ep = KT_FARM_CLIENTS_EP};
 	const char *junit = NULL;
 	bool wait = false;
+	unsigned reconnect_s = RECONNECT_DEFAULT_S;
 	struct kt_err err;
 	Ktstr__FarmMsg m = KTSTR__FARM_MSG__INIT, *r = NULL;
 	int ch, rc = 2;
@@ -367,6 +429,20 @@ int main(int argc, char **argv)
 		case 'c': cl.ep = optarg; break;
 		case 'w': wait = true; break;
 		case 'j': junit = optarg; wait = true; break;
+		case 'r': {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || v > 86400) {
+				fprintf(stderr, "ktstr-submit: --reconnect-timeout '%s': expected 0 to "
+						"86400 seconds\n", optarg);
+				return 2;
+			}
+			reconnect_s = (unsigned)v;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -404,7 +480,7 @@ int main(int argc, char **argv)
 			m.body_case = KTSTR__FARM_MSG__BODY_STATUS;
 			m.status = &sq;
 		}
-		if (request(&cl, &m, REQUEST_TIMEOUT_MS, &r, &err))
+		if (request(&cl, &m, REQUEST_TIMEOUT_MS, &r, NULL, &err))
 			goto fatal;
 		if (r->body_case == KTSTR__FARM_MSG__BODY_STATUS_REPLY) {
 			Ktstr__StatusReply *s = r->status_reply;
@@ -435,7 +511,7 @@ int main(int argc, char **argv)
 		}
 		m.body_case = KTSTR__FARM_MSG__BODY_SUBMIT;
 		m.submit = &rq;
-		rc = request(&cl, &m, SUBMIT_TIMEOUT_MS, &r, &err);
+		rc = request(&cl, &m, SUBMIT_TIMEOUT_MS, &r, NULL, &err);
 		free_submit(&rq, files);
 		if (rc)
 			goto fatal;
@@ -453,7 +529,7 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		rc = 0;
 		if (wait) {
-			rc = follow_run(&cl, run_id, junit, &err);
+			rc = follow_run(&cl, run_id, junit, reconnect_s, &err);
 			if (rc < 0)
 				goto fatal;
 		}

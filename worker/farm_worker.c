@@ -990,7 +990,18 @@ static void on_hello_ack(struct kt_fw *fw, const Ktstr__HelloAck *a, uint64_t no
 		       clean(a->coordinator_id, c, sizeof(c)));
 		return;
 	}
-	if (!fw->registered || strcmp(fw->coord, a->coordinator_id))
+	/* Only the answer to our hello registers us. A coordinator that does
+	 * not know us (it restarted, or declared us lost), or a new one we
+	 * never greeted, gets a hello first: until then it drops what we send. */
+	if ((a->has_hello_needed && a->hello_needed) ||
+	    (fw->registered && strcmp(fw->coord, a->coordinator_id))) {
+		fw_log("coordinator %s does not know this worker: saying hello",
+		       clean(a->coordinator_id, c, sizeof(c)));
+		fw->registered = false;
+		fw->beat_ms = 0; /* hello at once */
+		return;
+	}
+	if (!fw->registered)
 		fw_log("registered with coordinator %s", a->coordinator_id);
 	snprintf(fw->coord, sizeof(fw->coord), "%s", a->coordinator_id);
 	fw->registered = true;
@@ -1433,7 +1444,17 @@ static int copy_opts(struct kt_fw *fw, const struct kt_fw_opts *o, struct kt_err
 	snprintf(fw->endpoint, sizeof(fw->endpoint), "%s", o->coordinator);
 	snprintf(fw->cache, sizeof(fw->cache), "%s", o->cache_dir);
 	snprintf(fw->agent, sizeof(fw->agent), "%s", o->agent);
-	snprintf(fw->outbox_dir, sizeof(fw->outbox_dir), "%s/outbox", o->cache_dir);
+	/* One outbox per worker id: workers sharing a cache must not send
+	 * each other's outcomes. The id is a path component here. */
+	{
+		char safe[KT_FW_MAX_ID + 1];
+		size_t k;
+
+		for (k = 0; fw->id[k] && k < KT_FW_MAX_ID; k++)
+			safe[k] = fw->id[k] == '/' || (k == 0 && fw->id[k] == '.') ? '_' : fw->id[k];
+		safe[k] = 0;
+		snprintf(fw->outbox_dir, sizeof(fw->outbox_dir), "%s/outbox/%s", o->cache_dir, safe);
+	}
 	fw->tags = kt_xcalloc(o->n_tags, sizeof(*fw->tags));
 	for (size_t i = 0; i < o->n_tags; i++) {
 		if (!id_ok(o->tags[i], 64))

@@ -28,11 +28,11 @@ gcc -static -O2 -o "$tmp/init" "$here/bare_init.c"
 (cd "$tmp" && mkdir -p root/dev && cp init root/init && cd root &&
 	find . | cpio -o -H newc --quiet >"$tmp/bare.cpio")
 
-cpu=max
-[ "$accel" = kvm ] && cpu=host
+cpu=max accel_arg=tcg,thread=single  # as worker/qemu.c for a 2-vCPU guest
+[ "$accel" = kvm ] && cpu=host accel_arg=kvm
 bare() {
 	qemu-system-x86_64 -nodefaults -no-user-config -no-reboot -display none -M pc \
-		-accel "$accel" -cpu "$cpu" -m 256 -smp cpus=2,sockets=1,dies=1,cores=2,threads=1 \
+		-accel "$accel_arg" -cpu "$cpu" -m 256 -smp cpus=2,sockets=1,dies=1,cores=2,threads=1 \
 		-kernel "$kernel" -initrd "$tmp/bare.cpio" \
 		-append "console=ttyS0 earlyprintk=serial,ttyS0 rdinit=/init panic=-1 mitigations=off" \
 		-chardev stdio,id=con,signal=off -serial chardev:con -serial null </dev/null >/dev/null

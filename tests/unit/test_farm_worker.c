@@ -612,7 +612,7 @@ static void hello_contents(void **state)
 	const char *tags[] = {"numa", "big"};
 	struct kt_fw_opts o = {.coordinator = "ipc:///nonexistent", .agent = "/bin/true",
 			       .tags = tags, .n_tags = 2, .accel = KT_ACCEL_ONLY_TCG};
-	char cache[PATH_MAX], path[PATH_MAX + 16], host[256] = "";
+	char cache[PATH_MAX], path[PATH_MAX + 256], host[256] = "";
 	static uint8_t img[IMG_LEN];
 	const Ktstr__WorkerHello *h;
 	struct kt_outbox *ob;
@@ -627,7 +627,9 @@ static void hello_contents(void **state)
 	snprintf(path, sizeof(path), "%s/img", tmp);
 	write_bytes(path, img, IMG_LEN);
 	assert_int_equal(kt_kcache_add(cache, path, NULL, &k, &e), 0);
-	snprintf(path, sizeof(path), "%s/outbox", cache);
+	gethostname(host, sizeof(host) - 1);
+	/* The outbox of this worker id: the host name by default. */
+	snprintf(path, sizeof(path), "%s/outbox/%.200s", cache, host);
 	assert_int_equal(kt_outbox_open(path, &ob, NULL, &e), 0);
 	add_outcome(ob, 9, 1, KT_PASS, 10, 0);
 	kt_outbox_free(ob);
@@ -635,7 +637,6 @@ static void hello_contents(void **state)
 	o.cache_dir = cache;
 	assert_int_equal(kt_fw_new(&o, &fw, &e), 0);
 	h = kt_fw_hello(fw, 1000);
-	gethostname(host, sizeof(host) - 1);
 	uname(&u);
 	assert_string_equal(h->worker_id, host); /* stable across restarts */
 	assert_string_equal(kt_fw_id(fw), host);
@@ -915,7 +916,7 @@ static void loop_skip_resend_ack_drain(void **state)
 	Ktstr__FarmMsg *m;
 	Ktstr__EntryOutcome *o;
 	uint64_t t0;
-	char dir[PATH_MAX + 8];
+	char dir[PATH_MAX + 16];
 
 	(void)state;
 	fc_start(&c, 4);
@@ -939,7 +940,7 @@ static void loop_skip_resend_ack_drain(void **state)
 	kt_fw_stop(c.fw);
 	fc_expect_beat(&c, 0, true);
 	fc_finish(&c, 0);
-	snprintf(dir, sizeof(dir), "%s/outbox", c.cache);
+	snprintf(dir, sizeof(dir), "%s/outbox/w1", c.cache);
 	assert_int_equal(count_entries(dir), 0);
 }
 

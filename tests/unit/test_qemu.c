@@ -45,7 +45,7 @@ static void two_cpus_tcg(void **state)
 	assert_int_equal(kt_qemu_argv(&c, &v, &e), 0);
 	assert_string_equal(v.v[0], "qemu-system-x86_64");
 	assert_null(v.v[v.n]);
-	assert_string_equal(arg_after(&v, "-accel", 0), "tcg");
+	assert_string_equal(arg_after(&v, "-accel", 0), "tcg,thread=single");
 	assert_string_equal(arg_after(&v, "-cpu", 0), "max");
 	assert_string_equal(arg_after(&v, "-smp", 0), "cpus=2,sockets=1,dies=1,cores=2,threads=1");
 	assert_string_equal(arg_after(&v, "-m", 0), "256");
