@@ -87,6 +87,7 @@ struct kt_coord {
 	uint64_t finish_seq;
 	uint64_t grace_until;   /* restart: claims are honoured until then */
 	bool in_tx, place_dirty;
+	bool fatal;             /* a commit failed: memory and SQLite disagree */
 	struct kt_err txerr;
 	/* What the loop sends while a transaction is open waits here: no
 	 * peer hears of a state (an acked outcome, an assigned attempt)
@@ -171,8 +172,11 @@ static void tx_end(struct kt_coord *c)
 
 	if (c->in_tx) {
 		if (kt_store_commit(c->store, &c->txerr)) {
-			coord_log("store: commit: %s", c->txerr.msg);
+			/* Memory now says what SQLite does not: stop, and let
+			 * the restart reload the truth from the database. */
+			coord_log("store: commit: %s: stopping", c->txerr.msg);
 			committed = false;
+			c->fatal = true;
 		}
 		c->in_tx = false;
 	}
@@ -507,6 +511,12 @@ static void on_hello(struct kt_coord *c, const struct kt_farm_peer *p, Ktstr__Wo
 			for (size_t k = 0; k < h->n_running; k++)
 				listed |= h->running[k]->entry_id == e->id &&
 					  h->running[k]->attempt == e->r.attempt;
+			/* Finished while we did not hear: its outcome is in
+			 * the hello, handled below; not a loss. */
+			for (size_t k = 0; k < h->n_unacked; k++)
+				listed |= h->unacked[k]->ref &&
+					  h->unacked[k]->ref->entry_id == e->id &&
+					  h->unacked[k]->ref->attempt == e->r.attempt;
 			if (!listed)
 				lose_attempt(c, e, "worker no longer runs it");
 		}
@@ -541,8 +551,9 @@ static void on_hello(struct kt_coord *c, const struct kt_farm_peer *p, Ktstr__Wo
 	for (size_t k = 0; k < h->n_running; k++) {
 		struct centry *e = entry_by_id(c, h->running[k]->entry_id);
 
+		/* Only the worker the attempt went to may claim it. */
 		if (e && e->r.state == KT_ENTRY_RUNNING && e->r.attempt == h->running[k]->attempt &&
-		    e->worker < 0)
+		    e->worker < 0 && (!e->claim || !*e->claim || strcmp(e->claim, w->id) == 0))
 			attach(c, e, wi);
 	}
 	coord_log("worker %s: hello (%u vCPUs, %llu MiB, accel %s, %zu running, %zu unacked)", w->id,
@@ -1278,9 +1289,13 @@ static void assign(struct kt_coord *c, struct centry *e, int wi)
 	a->ref->entry_id = e->id;
 	a->ref->attempt = e->r.attempt;
 	attach(c, e, wi);
-	if (run && !run->started_at)
-		run->started_at = wall_ms();
 	tx(c);
+	if (run && !run->started_at) {
+		/* The run's first attempt: it is running from now on. */
+		run->started_at = wall_ms();
+		if (kt_store_run_state(c->store, run->id, KT_STATE_RUNNING, run->started_at, &err))
+			coord_log("store: run %llu: %s", (unsigned long long)run->id, err.msg);
+	}
 	if (kt_store_attempt_begin(c->store, e->id, e->r.attempt, c->workers[wi].id, wall_ms(),
 				   &err))
 		coord_log("store: attempt: %s", err.msg);
@@ -1584,6 +1599,9 @@ int kt_coord_run(struct kt_coord *c, volatile sig_atomic_t *stop, struct kt_err 
 		if (c->place_dirty)
 			place(c);
 		tx_end(c);
+		if (c->fatal)
+			return kt_errf(err, "store: %s (unfinished runs resume on restart)",
+				       c->txerr.msg);
 	}
 	tx_end(c);
 	coord_log("stopping");
