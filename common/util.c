@@ -1,6 +1,8 @@
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,20 @@ void *kt_xrealloc(void *p, size_t size)
 	p = realloc(p, size ? size : 1);
 	if (!p)
 		out_of_memory();
+	return p;
+}
+
+char *kt_xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	if (vasprintf(&p, fmt, ap) < 0)
+		p = NULL;
+	va_end(ap);
+	if (!p)
+		abort();
 	return p;
 }
 

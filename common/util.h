@@ -15,6 +15,8 @@
 void *kt_xcalloc(size_t n, size_t size);
 void *kt_xrealloc(void *p, size_t size);
 char *kt_xstrdup(const char *s);
+/* A formatted string in a new allocation; abort on out of memory. */
+char *kt_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* qsort / bsearch comparator for uint32_t. */
 int kt_cmp_u32(const void *a, const void *b);

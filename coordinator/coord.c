@@ -14,6 +14,7 @@
 #include "farm_msg.h"
 #include "kernel_cache.h"
 #include "matrix.h"
+#include "outcome.h"
 #include "placement.h"
 #include "retry.h"
 #include "scenario.h"
@@ -592,18 +593,6 @@ static void send_ack(struct kt_coord *c, int wi, const Ktstr__EntryRef *ref)
 	send_to(c, c->wsock, &c->workers[wi].peer, &m);
 }
 
-static int parse_status(const char *s, enum kt_status *out)
-{
-	static const enum kt_status all[] = {KT_PASS, KT_FAIL, KT_ERROR, KT_INFRA, KT_SKIP};
-
-	for (size_t i = 0; s && i < 5; i++)
-		if (strcmp(s, kt_status_name(all[i])) == 0) {
-			*out = all[i];
-			return 0;
-		}
-	return -1;
-}
-
 /* Was attempt A of entry ID (E when in memory) given to worker WI? The
  * running attempt: from memory (its worker, or after a restart the claim
  * on it); any other: from the attempts table. 1 yes, 0 no, -1 when the
@@ -639,7 +628,7 @@ static void on_outcome(struct kt_coord *c, int wi, Ktstr__EntryOutcome *o)
 	char *claimed;
 	int stored, given;
 
-	if (!o->ref || parse_status(o->status, &ev.status)) {
+	if (!o->ref || !o->status || kt_outcome_status_parse(o->status, &ev.status)) {
 		coord_log("worker %s: outcome without a valid ref or status dropped", c->workers[wi].id);
 		return;
 	}

@@ -1102,20 +1102,6 @@ int kt_matrix_check_file(const struct kt_matrix *m, const char *file,
 
 /* ---- expansion ---- */
 
-static char *__attribute__((format(printf, 1, 2))) xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *p;
-
-	va_start(ap, fmt);
-	if (vasprintf(&p, fmt, ap) < 0)
-		p = NULL;
-	va_end(ap);
-	if (!p)
-		abort(); /* out of memory, as kt_xcalloc */
-	return p;
-}
-
 static const char *label_of(const struct kt_matrix *m, const struct kt_matrix_kernel_info *ki,
 			    size_t i)
 {
@@ -1156,7 +1142,7 @@ static void fill_entry(const struct kt_matrix *m, const struct kt_matrix_kernel_
 	const char *label = label_of(m, ki, k);
 	bool scx = strcmp(s->name, EEVDF);
 
-	d->name = xasprintf("%s/%s/%s:%s/%s", t->name, tp->canon, s->name, pr->name, label);
+	d->name = kt_xasprintf("%s/%s/%s:%s/%s", t->name, tp->canon, s->name, pr->name, label);
 	d->test = kt_xstrdup(t->name);
 	d->scenario = kt_xstrdup(t->scenario);
 	d->scenario_is_file = t->is_file;
@@ -1181,7 +1167,7 @@ static void fill_entry(const struct kt_matrix *m, const struct kt_matrix_kernel_
 	d->need_accel = t->accel ? kt_xstrdup(t->accel) : NULL;
 	strv_copy(&d->tags, &t->tags);
 	if (scx && ki && ki[k].has_sched_ext == 0)
-		d->skip_reason = xasprintf("%s needs sched_ext; kernel %s has none", s->name, label);
+		d->skip_reason = kt_xasprintf("%s needs sched_ext; kernel %s has none", s->name, label);
 	else
 		d->skip_reason = kt_xstrdup("");
 }
