@@ -54,7 +54,11 @@ struct centry {
 	char *need_accel;
 	struct kt_strv tags;
 	uint64_t finish_seq;
+	uint64_t sent_at;       /* monotonic ms of the last Assignment sent */
+	uint64_t stuck_since;   /* monotonic ms since no live worker could take it */
 };
+
+static void send_assignment(struct kt_coord *c, struct centry *e, int wi);
 
 /* A message to send once the transaction open when it was made commits. */
 struct pending {
@@ -718,6 +722,31 @@ static void on_artifact_req(struct kt_coord *c, int wi, const Ktstr__ArtifactReq
 	free(buf);
 }
 
+/* A worker's heartbeat lists what it runs. An attempt we gave it long
+ * enough ago that it does not list (the Assignment was lost on the way:
+ * a reconnect, a full queue) is sent again, at most once per that long;
+ * one it finished is in its outbox and ignored by it. */
+static void resend_unlisted(struct kt_coord *c, int wi, const Ktstr__Heartbeat *hb)
+{
+	uint64_t now = kt_now_ms(), wait = (uint64_t)KT_FARM_LOST_BEATS * c->hb_ms;
+
+	for (size_t i = 0; i < c->n_entries; i++) {
+		struct centry *e = &c->entries[i];
+		bool listed = false;
+
+		if (e->worker != wi || e->r.state != KT_ENTRY_RUNNING || now - e->sent_at < wait)
+			continue;
+		for (size_t k = 0; k < hb->n_running && !listed; k++)
+			listed = hb->running[k]->entry_id == e->id &&
+				 hb->running[k]->attempt == e->r.attempt;
+		if (!listed) {
+			coord_log("worker %s does not list entry %llu attempt %u: assignment sent again",
+				  c->workers[wi].id, (unsigned long long)e->id, e->r.attempt);
+			send_assignment(c, e, wi);
+		}
+	}
+}
+
 static void on_worker_msg(struct kt_coord *c, const struct kt_farm_peer *p, Ktstr__FarmMsg *m)
 {
 	int wi;
@@ -746,6 +775,7 @@ static void on_worker_msg(struct kt_coord *c, const struct kt_farm_peer *p, Ktst
 			coord_log("worker %s: draining", c->workers[wi].id);
 			c->workers[wi].accepting = false;
 		}
+		resend_unlisted(c, wi, m->heartbeat);
 		break;
 	case KTSTR__FARM_MSG__BODY_OUTCOME:
 		on_outcome(c, wi, m->outcome);
@@ -1254,10 +1284,30 @@ static void on_client_msg(struct kt_coord *c, const struct kt_farm_peer *p, Ktst
 
 /* ---- placement ---- */
 
+/* The Assignment of E's current attempt to worker WI (again, if need be:
+ * a worker ignores one it already runs or finished). */
+static void send_assignment(struct kt_coord *c, struct centry *e, int wi)
+{
+	Ktstr__FarmMsg m = KTSTR__FARM_MSG__INIT;
+	Ktstr__Assignment *a = ktstr__assignment__unpack(NULL, e->tmpl_len, e->tmpl);
+
+	if (!a || !a->ref) {
+		if (a)
+			ktstr__assignment__free_unpacked(a, NULL);
+		return;
+	}
+	a->ref->entry_id = e->id;
+	a->ref->attempt = e->r.attempt;
+	m.body_case = KTSTR__FARM_MSG__BODY_ASSIGN;
+	m.assign = a;
+	send_to(c, c->wsock, &c->workers[wi].peer, &m);
+	ktstr__assignment__free_unpacked(a, NULL);
+	e->sent_at = kt_now_ms();
+}
+
 static void assign(struct kt_coord *c, struct centry *e, int wi)
 {
 	struct kt_retry_event ev = {.kind = KT_EV_ASSIGN};
-	Ktstr__FarmMsg m = KTSTR__FARM_MSG__INIT;
 	Ktstr__Assignment *a;
 	struct crun *run = run_by_id(c, e->run_id);
 	struct kt_err err;
@@ -1275,8 +1325,7 @@ static void assign(struct kt_coord *c, struct centry *e, int wi)
 		kt_retry_step(&e->r, &lost);
 		return;
 	}
-	a->ref->entry_id = e->id;
-	a->ref->attempt = e->r.attempt;
+	ktstr__assignment__free_unpacked(a, NULL);
 	attach(c, e, wi);
 	tx(c);
 	if (run && !run->started_at) {
@@ -1289,10 +1338,7 @@ static void assign(struct kt_coord *c, struct centry *e, int wi)
 				   &err))
 		coord_log("store: attempt: %s", err.msg);
 	store_progress(c, e, NULL);
-	m.body_case = KTSTR__FARM_MSG__BODY_ASSIGN;
-	m.assign = a;
-	send_to(c, c->wsock, &c->workers[wi].peer, &m);
-	ktstr__assignment__free_unpacked(a, NULL);
+	send_assignment(c, e, wi);
 }
 
 static void place(struct kt_coord *c)
@@ -1362,6 +1408,59 @@ static void place(struct kt_coord *c)
 
 /* ---- timers ---- */
 
+/* Heartbeats a queued entry may wait while no live, accepting worker could
+ * ever take it (too big for every budget, a capability nobody offers). */
+#define STUCK_BEATS (KT_FARM_LOST_BEATS + 2)
+
+/* Such entries end `infra` with the reason instead of waiting forever;
+ * with no accepting worker at all, everything simply waits. */
+static void give_up_unplaceable(struct kt_coord *c)
+{
+	struct kt_place_worker *pw = kt_xcalloc(c->n_workers + 1, sizeof(*pw));
+	uint64_t now = kt_now_ms();
+	size_t nw = 0;
+
+	for (size_t i = 0; i < c->n_workers; i++) {
+		struct cworker *w = &c->workers[i];
+
+		if (!w->alive || !w->accepting)
+			continue;
+		pw[nw++] = (struct kt_place_worker){
+			.vcpus_budget = w->vcpus_budget, .mem_budget_mb = w->mem_budget,
+			.accel = w->accel[0] ? w->accel : NULL, .arch = w->arch[0] ? w->arch : NULL,
+			.tags = (const char *const *)w->tags.v, .n_tags = w->tags.n,
+			.accepting = true};
+	}
+	for (size_t i = 0; nw && i < c->n_entries; i++) {
+		struct centry *e = &c->entries[i];
+		struct kt_place_entry pe = {
+			.run_id = e->run_id, .priority = e->priority, .seq = e->seq,
+			.vcpus = e->vcpus, .mem_mb = e->mem_mb, .need_accel = e->need_accel,
+			.tags = (const char *const *)e->tags.v, .n_tags = e->tags.n};
+		char msg[256];
+
+		if (e->r.state != KT_ENTRY_QUEUED || kt_place_possible(&pe, pw, nw)) {
+			e->stuck_since = 0;
+			continue;
+		}
+		if (!e->stuck_since) {
+			e->stuck_since = now;
+			continue;
+		}
+		if (now - e->stuck_since < (uint64_t)STUCK_BEATS * c->hb_ms)
+			continue;
+		snprintf(msg, sizeof(msg), "no connected worker can run it (it needs %u vCPUs, "
+			 "%llu MiB%s%s%s)", e->vcpus, (unsigned long long)e->mem_mb,
+			 e->need_accel ? ", accel " : "", e->need_accel ? e->need_accel : "",
+			 e->tags.n ? ", tags" : "");
+		e->r.state = KT_ENTRY_DONE;
+		e->r.status = KT_INFRA;
+		coord_log("entry %llu %s: infra: %s", (unsigned long long)e->id, e->name, msg);
+		finished(c, e, msg);
+	}
+	free(pw);
+}
+
 /* Finished entries live on in SQLite only: drop them from memory once they
  * are the majority, keeping the array sorted by id. */
 static void compact(struct kt_coord *c)
@@ -1390,6 +1489,7 @@ static void tick(struct kt_coord *c)
 	Ktstr__Heartbeat hb = KTSTR__HEARTBEAT__INIT;
 	uint64_t now = kt_now_ms();
 
+	give_up_unplaceable(c);
 	compact(c);
 	hb.coordinator_id = c->coord_id;
 	m.body_case = KTSTR__FARM_MSG__BODY_HEARTBEAT;

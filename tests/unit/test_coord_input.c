@@ -831,6 +831,78 @@ static void test_hand_back(void **state)
 	assert_serves();
 }
 
+/* A heartbeat from W listing nothing as running. */
+static void beat_empty(void *w)
+{
+	Ktstr__FarmMsg m = KTSTR__FARM_MSG__INIT;
+	Ktstr__Heartbeat hb = KTSTR__HEARTBEAT__INIT;
+
+	m.body_case = KTSTR__FARM_MSG__BODY_HEARTBEAT;
+	m.heartbeat = &hb;
+	send_msg(w, &m);
+}
+
+/* An Assignment lost on the way: the worker's heartbeats do not list the
+ * attempt, so the coordinator sends it again (same attempt, no new one). */
+static void test_lost_assignment(void **state)
+{
+	Ktstr__FarmMsg *r;
+	uint64_t entry, deadline;
+	void *w;
+	bool again = false;
+
+	(void)state;
+	submit_one("lost-assign");
+	w = fake_worker("lost-a", 2);
+	r = recv_not_hb(w);
+	assert_non_null(r);
+	assert_int_equal(r->body_case, KTSTR__FARM_MSG__BODY_ASSIGN);
+	entry = r->assign->ref->entry_id;
+	kt_farm_msg_free(r);
+	deadline = kt_now_ms() + 4 * KT_FARM_LOST_BEATS * KT_FARM_HEARTBEAT_MS;
+	while (!again && kt_now_ms() < deadline) {
+		beat_empty(w);
+		r = recv_msg(w, KT_FARM_HEARTBEAT_MS / 2);
+		if (!r)
+			continue;
+		if (r->body_case == KTSTR__FARM_MSG__BODY_ASSIGN) {
+			assert_int_equal(r->assign->ref->entry_id, entry);
+			assert_int_equal(r->assign->ref->attempt, 1);
+			again = true;
+		}
+		kt_farm_msg_free(r);
+	}
+	assert_true(again);
+	assert_true(log_has("assignment sent again"));
+	report(w, entry, 1, "pass");
+	retire(w);
+	assert_serves();
+}
+
+/* An entry no connected worker could ever take (2 vCPUs, the only
+ * worker's budget is 1) ends infra with the reason, not queued forever. */
+static void test_unplaceable(void **state)
+{
+	char q[256];
+	uint64_t run, deadline;
+	void *w;
+
+	(void)state;
+	w = fake_worker("too-small", 1);
+	run = submit_one("unplaceable");
+	snprintf(q, sizeof(q), "SELECT count(*) FROM entries WHERE run_id = %llu AND state = 'done' "
+		 "AND final_status = 'infra' AND final_message LIKE 'no connected worker can run it%%'",
+		 (unsigned long long)run);
+	deadline = kt_now_ms() + 4 * (KT_FARM_LOST_BEATS + 2) * KT_FARM_HEARTBEAT_MS;
+	while (db_count(q) != 1 && kt_now_ms() < deadline) {
+		beat_empty(w);
+		usleep(200000);
+	}
+	assert_int_equal(db_count(q), 1);
+	retire(w);
+	assert_serves();
+}
+
 static void test_invalid_matrix(void **state)
 {
 	size_t big = (1u << 20) + 1024;
@@ -887,6 +959,8 @@ int main(void)
 		cmocka_unit_test(test_invalid_matrix),
 		cmocka_unit_test(test_fake_workers),
 		cmocka_unit_test(test_hand_back),
+		cmocka_unit_test(test_lost_assignment),
+		cmocka_unit_test(test_unplaceable),
 		cmocka_unit_test(test_serves),
 	};
 
