@@ -155,16 +155,17 @@ static void send_now(void *sock, const struct kt_farm_peer *p, const Ktstr__Farm
  * outcome, which is then stored again. */
 static void flush_pending(struct kt_coord *c, bool committed)
 {
+	struct kt_err e;
+
 	for (size_t i = 0; i < c->n_pend; i++) {
 		struct pending *q = &c->pend[i];
-		Ktstr__FarmMsg *m;
 
-		if (committed || !q->ack) {
-			m = ktstr__farm_msg__unpack(NULL, q->len, q->buf);
-			if (m) {
-				send_now(q->sock, &q->peer, m);
-				ktstr__farm_msg__free_unpacked(m, NULL);
-			}
+		if ((committed || !q->ack) &&
+		    kt_farm_send_packed(q->sock, q->peer.id, q->peer.len, q->buf, q->len, &e)) {
+			char name[64];
+
+			kt_farm_peer_name(&q->peer, name, sizeof(name));
+			coord_log("send to %s: %s", name, e.msg);
 		}
 		free(q->buf);
 	}
@@ -262,14 +263,19 @@ static void entry_release(struct centry *e)
 static void send_to(struct kt_coord *c, void *sock, const struct kt_farm_peer *p,
 		    Ktstr__FarmMsg *m)
 {
-	Ktstr__FarmMsg v = *m;
 	struct pending *q;
+	struct kt_err e;
+	uint8_t *buf;
+	size_t len;
 
 	if (!c->in_tx) {
 		send_now(sock, p, m);
 		return;
 	}
-	v.version = KT_FARM_VERSION;
+	if (kt_farm_pack(m, &buf, &len, &e)) {
+		coord_log("%s", e.msg);
+		return;
+	}
 	if (c->n_pend == c->cap_pend) {
 		c->cap_pend = c->cap_pend ? 2 * c->cap_pend : 64;
 		c->pend = kt_xrealloc(c->pend, c->cap_pend * sizeof(*c->pend));
@@ -277,9 +283,8 @@ static void send_to(struct kt_coord *c, void *sock, const struct kt_farm_peer *p
 	q = &c->pend[c->n_pend++];
 	q->sock = sock;
 	q->peer = *p;
-	q->len = ktstr__farm_msg__get_packed_size(&v);
-	q->buf = kt_xcalloc(q->len ? q->len : 1, 1);
-	ktstr__farm_msg__pack(&v, q->buf);
+	q->buf = buf;
+	q->len = len;
 	q->ack = m->body_case == KTSTR__FARM_MSG__BODY_OUTCOME_ACK;
 }
 

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 #include "farm_msg.h"
@@ -76,35 +77,19 @@ void kt_farm_peer_name(const struct kt_farm_peer *peer, char *buf, size_t len)
 int kt_farm_send(void *sock, const void *ident, size_t ident_len, const Ktstr__FarmMsg *m,
 		 struct kt_err *err)
 {
-	Ktstr__FarmMsg c = *m;
-	const char *what = kt_farm_body_name(m->body_case);
-	zmq_msg_t msg;
-	size_t size;
+	uint8_t *buf;
+	size_t len;
+	int rc, saved;
 
-	c.version = KT_FARM_VERSION;
-	if (c.body_case == KTSTR__FARM_MSG__BODY__NOT_SET)
-		return kt_errf(err, "send: message has no body");
-	if (!protobuf_c_message_check(&c.base))
-		return kt_errf(err, "send %s: a required field is missing", what);
-	size = ktstr__farm_msg__get_packed_size(&c);
-	if (size > KT_FARM_MAX_MSG)
-		return kt_errf(err, "send %s: %zu bytes, more than the %u-byte limit", what, size,
-			       KT_FARM_MAX_MSG);
-	if (ident_len && zmq_send(sock, ident, ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-		return kt_errf(err, "send %s: %s", what,
-			       errno == EHOSTUNREACH ? "no such peer connected" : zmq_strerror(errno));
-	if (zmq_msg_init_size(&msg, size))
-		return kt_errf(err, "send %s: %s", what, zmq_strerror(errno));
-	ktstr__farm_msg__pack(&c, zmq_msg_data(&msg));
-	if (zmq_msg_send(&msg, sock, ZMQ_DONTWAIT) < 0) {
-		int e = errno;
-
-		zmq_msg_close(&msg);
-		if (e == EAGAIN)
-			return kt_errf(err, "send %s: no connected peer can take it now", what);
-		return kt_errf(err, "send %s: %s", what, zmq_strerror(e));
-	}
-	return 0;
+	if (kt_farm_pack(m, &buf, &len, err))
+		return -1;
+	rc = kt_farm_send_packed(sock, ident, ident_len, buf, len, err);
+	saved = errno; /* callers retry on EAGAIN */
+	if (rc)
+		kt_err_prefix(err, "send %s", kt_farm_body_name(m->body_case));
+	free(buf);
+	errno = saved;
+	return rc;
 }
 
 /* protobuf-c packs fields in number order, so a FarmMsg from any version
@@ -209,4 +194,37 @@ void kt_farm_msg_free(Ktstr__FarmMsg *m)
 {
 	if (m)
 		ktstr__farm_msg__free_unpacked(m, NULL);
+}
+
+int kt_farm_pack(const Ktstr__FarmMsg *m, uint8_t **buf, size_t *len, struct kt_err *err)
+{
+	Ktstr__FarmMsg c = *m;
+	const char *what = kt_farm_body_name(m->body_case);
+
+	c.version = KT_FARM_VERSION;
+	if (c.body_case == KTSTR__FARM_MSG__BODY__NOT_SET)
+		return kt_errf(err, "send: message has no body");
+	if (!protobuf_c_message_check(&c.base))
+		return kt_errf(err, "send %s: a required field is missing", what);
+	*len = ktstr__farm_msg__get_packed_size(&c);
+	if (*len > KT_FARM_MAX_MSG)
+		return kt_errf(err, "send %s: %zu bytes, more than the %u-byte limit", what, *len,
+			       KT_FARM_MAX_MSG);
+	*buf = malloc(*len ? *len : 1);
+	if (!*buf)
+		return kt_errf(err, "send %s: out of memory", what);
+	ktstr__farm_msg__pack(&c, *buf);
+	return 0;
+}
+
+int kt_farm_send_packed(void *sock, const void *ident, size_t ident_len, const uint8_t *buf,
+			size_t len, struct kt_err *err)
+{
+	if (len > KT_FARM_MAX_MSG)
+		return kt_errf(err, "%zu bytes, more than the %u-byte limit", len, KT_FARM_MAX_MSG);
+	if (ident_len && zmq_send(sock, ident, ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+		return kt_errf(err, "%s", zmq_strerror(errno));
+	if (zmq_send(sock, buf, len, ZMQ_DONTWAIT) < 0)
+		return kt_errf(err, "%s", zmq_strerror(errno));
+	return 0;
 }

@@ -51,6 +51,13 @@ void *kt_farm_socket(void *ctx, int type, struct kt_err *err);
  * NULL/0 on a DEALER. Fails (nothing sent) when M misses a required field,
  * packs to more than KT_FARM_MAX_MSG, or the socket cannot take it now
  * (EAGAIN: no peer, queue full; EHOSTUNREACH: unknown peer). */
+/* The same in two steps, for a sender that must hold a message back (the
+ * coordinator sends only after its transaction commits): kt_farm_pack()
+ * checks and packs M into a malloc'd BUF; kt_farm_send_packed() sends it. */
+int kt_farm_pack(const Ktstr__FarmMsg *m, uint8_t **buf, size_t *len, struct kt_err *err);
+int kt_farm_send_packed(void *sock, const void *ident, size_t ident_len, const uint8_t *buf,
+			size_t len, struct kt_err *err);
+
 int kt_farm_send(void *sock, const void *ident, size_t ident_len, const Ktstr__FarmMsg *m,
 		 struct kt_err *err);
 
