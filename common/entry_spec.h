@@ -11,7 +11,7 @@
 #include "err.h"
 #include "ktstr.pb-c.h"
 
-#define KT_SCENARIO_ENTRY_VERSION 1 /* EntrySpec.version */
+#define KT_SCENARIO_ENTRY_VERSION 2 /* EntrySpec.version */
 
 #define KT_SPEC_MAX_STEPS 64
 #define KT_SPEC_MAX_CGROUPS 64          /* per step */

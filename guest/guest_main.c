@@ -137,5 +137,5 @@ int main(void)
 		kt_glog("the cpu controller could not be enabled; continuing with cpuset only");
 	kt_glog("scenario '%s': %zu steps, duration %llu ms, watchdog %u ms", spec->name,
 		spec->n_steps, (unsigned long long)spec->duration_ms, spec->watchdog_ms);
-	finish(kt_runner_run(spec, topo, KT_CGROUP_BASE));
+	finish(kt_runner_run(spec, topo, KT_CGROUP_BASE, NULL));
 }

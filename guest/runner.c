@@ -219,7 +219,8 @@ out:
 }
 
 Ktstr__ScenarioResult *kt_runner_run(const Ktstr__EntrySpec *spec,
-				     const Ktstr__GuestTopology *topo, const char *base)
+				     const Ktstr__GuestTopology *topo, const char *base,
+				     const struct kt_runner_hooks *hooks)
 {
 	Ktstr__ScenarioResult *res = kt_xcalloc(1, sizeof(*res));
 	uint64_t t0 = kt_now_ms();
@@ -228,6 +229,7 @@ Ktstr__ScenarioResult *kt_runner_run(const Ktstr__EntrySpec *spec,
 	char mems[256];
 	int rc = 0;
 
+	(void)hooks; /* no ops yet use them */
 	ktstr__scenario_result__init(res);
 	if (spec->n_steps && read_mems(base, mems, sizeof(mems), &err))
 		rc = -1;

@@ -99,7 +99,7 @@ static void invalid(void **state)
 	(void)state;
 	mk(&f);
 	f.e.version = 99;
-	expect_err(&f, "EntrySpec version 99, this agent speaks 1");
+	expect_err(&f, "EntrySpec version 99, this agent speaks 2");
 	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
 		mk(&f);
 		f.cg[1].name = (char *)bad_names[i];

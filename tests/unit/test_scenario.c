@@ -57,7 +57,7 @@ static Ktstr__EntrySpec *spec_of(const struct kt_scenario *s, uint64_t dur, unsi
 	/* What the host builds, the guest accepts. */
 	if (kt_spec_validate(es, &err))
 		fail_msg("guest would refuse: %s", err.msg);
-	assert_int_equal(es->version, 1);
+	assert_int_equal(es->version, KT_SCENARIO_ENTRY_VERSION);
 	assert_string_equal(es->name, kt_scenario_name(s));
 	assert_int_equal(es->duration_ms, dur);
 	assert_int_equal(es->watchdog_ms, watchdog);

@@ -1,0 +1,48 @@
+/* Reading failure dumps and snapshots (the JSON of guest/mapdump.h) on the
+ * host: ktstr-query dump and tests. A small bounded JSON parser plus an
+ * accessor that walks the typed tree:
+ *
+ *   kt_dump_var(d, "stall", ...)                   a global in any data map
+ *   kt_dump_var(d, "bss.nr_enqueued", ...)         section suffix + member
+ *   kt_dump_var(d, "scx_ktst.bss.nr_enqueued", ...) map name + member
+ *   kt_dump_var(d, "my_map[3].field.sub", ...)     entry at index, members
+ *
+ * Errors name the part of the path that was not found, or the kind found
+ * when a value is read as the wrong type. */
+#ifndef KTSTR_DUMP_H
+#define KTSTR_DUMP_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "err.h"
+
+#define KT_DUMP_MAX_BYTES (16u << 20)
+
+struct kt_dump;  /* a parsed dump */
+struct kt_dval;  /* one node of it */
+
+int kt_dump_parse(const char *json, size_t len, struct kt_dump **out, struct kt_err *err);
+void kt_dump_free(struct kt_dump *d);
+
+/* The map called NAME (full name, or its suffix after the last '.'). */
+int kt_dump_map(const struct kt_dump *d, const char *name, const struct kt_dval **map,
+		struct kt_err *err);
+/* Entry I of MAP: its value tree. */
+int kt_dump_at(const struct kt_dval *map, size_t i, const struct kt_dval **val,
+	       struct kt_err *err);
+/* Member NAME of struct/union value V. */
+int kt_dump_get(const struct kt_dval *v, const char *name, const struct kt_dval **out,
+		struct kt_err *err);
+/* Walk a dotted PATH as above. */
+int kt_dump_var(const struct kt_dump *d, const char *path, const struct kt_dval **out,
+		struct kt_err *err);
+
+int kt_dval_u64(const struct kt_dval *v, uint64_t *out, struct kt_err *err);
+int kt_dval_i64(const struct kt_dval *v, int64_t *out, struct kt_err *err);
+/* A char array or string value; the pointer lives as long as the dump. */
+int kt_dval_str(const struct kt_dval *v, const char **out, struct kt_err *err);
+/* Print V as JSON (compact) to F. */
+void kt_dval_print(const struct kt_dval *v, FILE *f);
+
+#endif
