@@ -33,6 +33,16 @@ int kt_status_exit_code(enum kt_status s);
 
 enum kt_accel_mode { KT_ACCEL_AUTO, KT_ACCEL_ONLY_TCG, KT_ACCEL_ONLY_KVM };
 
+/* The scheduler under test; kt_entry_req.sched NULL = the kernel's own. */
+struct kt_entry_sched {
+	const char *name;               /* "scx-ktstr", or the binary's basename */
+	const char *binary;             /* host path; packed at /bin/<basename> */
+	const char *const *args;        /* NULL-terminated, may be NULL */
+	bool expect_err;                /* a scheduler failure is the expected outcome */
+	const char *const *sysctls;     /* "key=value", NULL-terminated, may be NULL */
+	const char *const *kernel_args; /* appended to the guest command line */
+};
+
 struct kt_entry_req {
 	const char *cache_dir;
 	const char *agent;               /* ktstr-guest binary */
@@ -45,6 +55,7 @@ struct kt_entry_req {
 	enum kt_accel_mode accel;
 	const char *console_path;        /* may be NULL */
 	const struct kt_checks_cfg *checks; /* NULL = the scenario's own */
+	const struct kt_entry_sched *sched; /* NULL = the kernel's own scheduler */
 };
 
 #define KT_ENTRY_MAX_LOGS 64
