@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* qsort_r */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -5,6 +6,7 @@
 #include <string.h>
 #include "checks.h"
 #include "cpuset.h"
+#include "entry_spec.h"
 #include "util.h"
 
 /* A message being built: appends past the end are cut and marked "...". */
@@ -67,7 +69,61 @@ static void set(struct kt_check *c, const char *name, double value, double thres
 	c->passed = value <= threshold;
 }
 
+/* A check that passes at or above its threshold. */
+static void set_min(struct kt_check *c, const char *name, double value, double threshold)
+{
+	set(c, name, value, threshold);
+	c->passed = value >= threshold;
+}
+
+/* The factor time thresholds are scaled by: >= 1, whatever CFG holds. */
+static double slowdown(const struct kt_checks_cfg *cfg)
+{
+	return cfg->slowdown >= 1 && cfg->slowdown <= 1e6 ? cfg->slowdown : 1;
+}
+
+/* "23600.0 ms (2000 ms x 11.8 measured slowdown)", or "2000.0 ms" unscaled:
+ * a scaled threshold says what it was scaled from and by how much. */
+static void add_threshold(struct msg *m, double base, double eff, double factor, const char *unit)
+{
+	msg_add(m, "%.1f %s", eff, unit);
+	if (factor > 1)
+		msg_add(m, " (%g %s %s %.1f measured slowdown)", base, unit,
+			eff < base ? "/" : "x", factor);
+}
+
+static const char *type_name(const Ktstr__WorkerStats *w)
+{
+	const char *n = kt_spec_work_name(w->work_type);
+
+	return n ? n : "unknown type";
+}
+
 /* ---- validation: is there anything to judge? ---- */
+
+/* A worker's segments (the stretches it spent in one cgroup with one
+ * cpuset): present and consistent, each with cpus when isolation is judged
+ * against them. */
+static int validate_segments(const Ktstr__CgroupStats *cg, size_t w, bool need_cpus,
+			     struct kt_err *err)
+{
+	const Ktstr__WorkerStats *ws = cg->workers[w];
+
+	if (ws->n_segments && !ws->segments)
+		return kt_errf(err, "result: cgroup '%s' worker %zu: inconsistent arrays",
+			       cg_name(cg), w);
+	for (size_t i = 0; i < ws->n_segments; i++) {
+		const Ktstr__Segment *s = ws->segments[i];
+
+		if (!s || (s->n_cpus && !s->cpus) || (s->n_cpus_seen && !s->cpus_seen))
+			return kt_errf(err, "result: cgroup '%s' worker %zu segment %zu: missing or "
+				       "inconsistent", cg_name(cg), w, i);
+		if (need_cpus && !s->n_cpus)
+			return kt_errf(err, "result: cgroup '%s' worker %zu segment %zu reported no "
+				       "cpus, so isolation cannot be checked", cg_name(cg), w, i);
+	}
+	return 0;
+}
 
 static int validate_cgroup(const Ktstr__CgroupStats *cg, size_t i, bool need_cpus,
 			   struct kt_err *err)
@@ -78,15 +134,18 @@ static int validate_cgroup(const Ktstr__CgroupStats *cg, size_t i, bool need_cpu
 		return kt_errf(err, "result: cgroup '%s' reported no workers", cg_name(cg));
 	if (!cg->workers || (cg->n_cpus && !cg->cpus))
 		return kt_errf(err, "result: cgroup '%s': inconsistent arrays", cg_name(cg));
-	if (need_cpus && !cg->n_cpus)
-		return kt_errf(err, "result: cgroup '%s' reported no cpus, so isolation cannot be "
-			       "checked", cg_name(cg));
 	for (size_t w = 0; w < cg->n_workers; w++) {
 		if (!cg->workers[w])
 			return kt_errf(err, "result: cgroup '%s' worker %zu is missing", cg_name(cg), w);
 		if (cg->workers[w]->n_cpus_seen && !cg->workers[w]->cpus_seen)
 			return kt_errf(err, "result: cgroup '%s' worker %zu: inconsistent arrays",
 				       cg_name(cg), w);
+		if (validate_segments(cg, w, need_cpus, err))
+			return -1;
+		/* Without segments, the worker is judged against its cgroup's cpus. */
+		if (need_cpus && !cg->workers[w]->n_segments && !cg->n_cpus)
+			return kt_errf(err, "result: cgroup '%s' reported no cpus, so isolation "
+				       "cannot be checked", cg_name(cg));
 	}
 	return 0;
 }
@@ -253,8 +312,10 @@ static void check_gap(const struct kt_checks_cfg *cfg, const Ktstr__ScenarioResu
 		      struct kt_check *c)
 {
 	const Ktstr__CgroupStats *worst = res->cgroups[0];
+	double f = slowdown(cfg), limit = cfg->max_gap_ms * f;
 	size_t worst_w = 0, over = 0;
 	uint64_t gap = 0;
+	struct msg m;
 
 	for (size_t i = 0; i < res->n_cgroups; i++) {
 		const Ktstr__CgroupStats *cg = res->cgroups[i];
@@ -262,7 +323,7 @@ static void check_gap(const struct kt_checks_cfg *cfg, const Ktstr__ScenarioResu
 		for (size_t w = 0; w < cg->n_workers; w++) {
 			uint64_t g = cg->workers[w]->max_gap_ns;
 
-			over += (double)g / 1e6 > cfg->max_gap_ms;
+			over += (double)g / 1e6 > limit;
 			if (g > gap) {
 				gap = g;
 				worst = cg;
@@ -270,78 +331,354 @@ static void check_gap(const struct kt_checks_cfg *cfg, const Ktstr__ScenarioResu
 			}
 		}
 	}
-	set(c, "not_starved.gap", (double)gap / 1e6, cfg->max_gap_ms);
+	set(c, "not_starved.gap", (double)gap / 1e6, limit);
+	msg_init(&m, c->message, sizeof(c->message));
 	if (c->passed)
-		snprintf(c->message, sizeof(c->message), "%zu workers in %zu cgroups, worst gap "
-			 "%.1f ms (%s worker %zu), threshold %.1f ms", count_workers(res),
-			 res->n_cgroups, c->value, cg_name(worst), worst_w, cfg->max_gap_ms);
+		msg_add(&m, "%zu workers in %zu cgroups, worst gap %.1f ms (%s worker %zu), "
+			"threshold ", count_workers(res), res->n_cgroups, c->value, cg_name(worst),
+			worst_w);
 	else
-		snprintf(c->message, sizeof(c->message), "worst gap %.1f ms (%s worker %zu) exceeds "
-			 "%.1f ms; %zu of %zu workers over", c->value, cg_name(worst), worst_w,
-			 cfg->max_gap_ms, over, count_workers(res));
+		msg_add(&m, "worst gap %.1f ms (%s worker %zu) exceeds ", c->value, cg_name(worst),
+			worst_w);
+	add_threshold(&m, cfg->max_gap_ms, limit, f, "ms");
+	if (!c->passed)
+		msg_add(&m, "; %zu of %zu workers over", over, count_workers(res));
 }
 
 /* ---- isolation ---- */
 
-/* Sorted unique copy of CG's cpus into *OUT (malloc'd); returns the count. */
-static size_t sorted_cpus(const Ktstr__CgroupStats *cg, uint32_t **out)
+/* Sorted unique copy of the N CPUS into *OUT (malloc'd); returns the count. */
+static size_t sorted_cpus(const uint32_t *cpus, size_t n, uint32_t **out)
 {
-	uint32_t *v = kt_xcalloc(cg->n_cpus, sizeof(*v));
+	uint32_t *v = kt_xcalloc(n ? n : 1, sizeof(*v));
 
-	if (cg->n_cpus)
-		memcpy(v, cg->cpus, cg->n_cpus * sizeof(*v));
+	if (n)
+		memcpy(v, cpus, n * sizeof(*v));
 	*out = v;
-	return kt_sort_uniq_u32(v, cg->n_cpus);
+	return kt_sort_uniq_u32(v, n);
 }
 
-/* W's CPUs outside ALLOWED, as a list into BUF; returns their count. */
-static size_t outside_cpus(const Ktstr__WorkerStats *w, const uint32_t *allowed, size_t n,
+/* The CPUs of SEEN outside ALLOWED, as a list into BUF; returns their count. */
+static size_t outside_cpus(const uint32_t *seen, size_t n_seen, const uint32_t *allowed, size_t n,
 			   char *buf, size_t cap)
 {
 	struct msg m;
 	size_t bad = 0;
 
 	msg_init(&m, buf, cap);
-	for (size_t i = 0; i < w->n_cpus_seen; i++) {
-		if (bsearch(&w->cpus_seen[i], allowed, n, sizeof(*allowed), kt_cmp_u32))
+	for (size_t i = 0; i < n_seen; i++) {
+		if (bsearch(&seen[i], allowed, n, sizeof(*allowed), kt_cmp_u32))
 			continue;
-		msg_add(&m, "%s%u", bad++ ? "," : "", w->cpus_seen[i]);
+		msg_add(&m, "%s%u", bad++ ? "," : "", seen[i]);
 	}
 	return bad;
 }
 
+/* Judge SEEN against the N_CPUS of CPUS; an offence goes into M as
+ * "cg worker W[ in cgroup X (segment S)] on CPU a,b (allowed 0-1)". */
+static bool judge_cpus(struct msg *m, size_t *outside, const Ktstr__CgroupStats *cg, size_t w,
+		       const Ktstr__Segment *seg, size_t si, const uint32_t *seen, size_t n_seen,
+		       const uint32_t *cpus, size_t n_cpus)
+{
+	uint32_t *allowed;
+	size_t n = sorted_cpus(cpus, n_cpus, &allowed);
+	char bad[64];
+
+	if (!outside_cpus(seen, n_seen, allowed, n, bad, sizeof(bad))) {
+		free(allowed);
+		return false;
+	}
+	msg_add(m, "%s%s worker %zu", (*outside)++ ? "; " : "", cg_name(cg), w);
+	if (seg)
+		msg_add(m, " in cgroup %s (segment %zu)", seg->cgroup && *seg->cgroup ?
+			seg->cgroup : "(unnamed)", si);
+	msg_add(m, " on CPU %s (allowed ", bad);
+	add_cpus(m, allowed, n);
+	msg_add(m, ")");
+	free(allowed);
+	return true;
+}
+
+/* A worker with segments is judged segment by segment, each against the
+ * cpus of the cgroup it was in then (it may have moved, or its cpuset
+ * changed); one without, against its cgroup's cpus. */
 static void check_isolation(const Ktstr__ScenarioResult *res, struct kt_check *c)
 {
 	char detail[sizeof(c->message)];
-	size_t outside = 0;
+	size_t outside = 0, bad_workers = 0;
 	struct msg m;
 
 	msg_init(&m, detail, sizeof(detail));
 	for (size_t i = 0; i < res->n_cgroups; i++) {
 		const Ktstr__CgroupStats *cg = res->cgroups[i];
-		uint32_t *allowed;
-		size_t n = sorted_cpus(cg, &allowed);
 
 		for (size_t w = 0; w < cg->n_workers; w++) {
-			char cpus[64];
+			const Ktstr__WorkerStats *ws = cg->workers[w];
+			bool bad = false;
 
-			if (!outside_cpus(cg->workers[w], allowed, n, cpus, sizeof(cpus)))
-				continue;
-			msg_add(&m, "%s%s worker %zu on CPU %s (allowed ", outside++ ? "; " : "",
-				cg_name(cg), w, cpus);
-			add_cpus(&m, allowed, n);
-			msg_add(&m, ")");
+			if (!ws->n_segments)
+				bad = judge_cpus(&m, &outside, cg, w, NULL, 0, ws->cpus_seen,
+						 ws->n_cpus_seen, cg->cpus, cg->n_cpus);
+			for (size_t s = 0; s < ws->n_segments; s++) {
+				const Ktstr__Segment *seg = ws->segments[s];
+
+				bad |= judge_cpus(&m, &outside, cg, w, seg, s, seg->cpus_seen,
+						  seg->n_cpus_seen, seg->cpus, seg->n_cpus);
+			}
+			bad_workers += bad;
 		}
-		free(allowed);
 	}
-	set(c, "isolation", (double)outside, 0);
+	set(c, "isolation", (double)bad_workers, 0);
 	msg_init(&m, c->message, sizeof(c->message));
-	if (outside)
-		msg_add(&m, "%zu of %zu workers ran outside their cgroup's CPUs: %s", outside,
+	if (bad_workers)
+		msg_add(&m, "%zu of %zu workers ran outside their cgroup's CPUs: %s", bad_workers,
 			count_workers(res), detail);
 	else
 		msg_add(&m, "%zu workers in %zu cgroups stayed on their cgroup's CPUs",
 			count_workers(res), res->n_cgroups);
+}
+
+/* ---- optional checks ---- */
+
+/* The workers of one cgroup, ordered by work type so that each type's
+ * workers form a run: the groups the CV checks compare within. */
+struct group_ix {
+	const Ktstr__CgroupStats *cg;
+	size_t *ix, n;
+};
+
+static int by_type(const void *a, const void *b, void *arg)
+{
+	const Ktstr__CgroupStats *cg = arg;
+	int ta = cg->workers[*(const size_t *)a]->work_type;
+	int tb = cg->workers[*(const size_t *)b]->work_type;
+
+	if (ta != tb)
+		return ta < tb ? -1 : 1;
+	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+static void group_init(struct group_ix *g, const Ktstr__CgroupStats *cg)
+{
+	g->cg = cg;
+	g->n = cg->n_workers;
+	g->ix = kt_xcalloc(g->n, sizeof(*g->ix));
+	for (size_t i = 0; i < g->n; i++)
+		g->ix[i] = i;
+	qsort_r(g->ix, g->n, sizeof(*g->ix), by_type, (void *)cg);
+}
+
+/* A per-worker quantity for a CV check; false = not measured. */
+typedef bool (*metric_fn)(const Ktstr__WorkerStats *w, double *v);
+
+/* Work units per wall-second: a worker held off the CPU falls behind its
+ * peers, whatever the work type does per unit. */
+static bool wall_rate(const Ktstr__WorkerStats *w, double *v)
+{
+	if (!w->wall_ns)
+		return false;
+	*v = (double)w->work_units * 1e9 / (double)w->wall_ns;
+	return true;
+}
+
+/* Mean wake-to-run latency, us (the reservoir holds only percentiles). */
+static bool wake_mean(const Ktstr__WorkerStats *w, double *v)
+{
+	if (!w->wake_latency || !w->wake_latency->count)
+		return false;
+	*v = (double)w->wake_latency->mean_ns / 1e3;
+	return true;
+}
+
+/* The worst CV of one check over all groups. */
+struct cv_worst {
+	const Ktstr__CgroupStats *cg;
+	const char *type;
+	double cv, lo, hi;
+	size_t n, lo_w, hi_w, groups;
+};
+
+/* CV (population standard deviation / mean) of the measured workers
+ * IX[0..N) of CG; 0 when the mean is 0 (no variation to speak of). */
+static void group_cv(const Ktstr__CgroupStats *cg, const size_t *ix, size_t n, metric_fn fn,
+		     struct cv_worst *worst)
+{
+	double sum = 0, var = 0, mean, cv, v, lo = 0, hi = 0;
+	size_t k = 0, lo_w = 0, hi_w = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!fn(cg->workers[ix[i]], &v))
+			continue;
+		if (!k || v < lo)
+			lo = v, lo_w = ix[i];
+		if (!k || v > hi)
+			hi = v, hi_w = ix[i];
+		sum += v;
+		k++;
+	}
+	if (k < 2)
+		return;
+	mean = sum / (double)k;
+	for (size_t i = 0; i < n; i++)
+		if (fn(cg->workers[ix[i]], &v))
+			var += (v - mean) * (v - mean);
+	cv = mean > 0 ? sqrt(var / (double)k) / mean : 0;
+	if (!worst->groups++ || cv > worst->cv)
+		*worst = (struct cv_worst){ cg, type_name(cg->workers[ix[0]]), cv, lo, hi, k,
+					    lo_w, hi_w, worst->groups };
+}
+
+static void check_cv(const Ktstr__ScenarioResult *res, struct kt_check *c, const char *name,
+		     double threshold, metric_fn fn, const char *what, const char *unit)
+{
+	struct cv_worst worst = { 0 };
+	struct msg m;
+
+	for (size_t i = 0; i < res->n_cgroups; i++) {
+		struct group_ix g;
+
+		group_init(&g, res->cgroups[i]);
+		for (size_t a = 0, b; a < g.n; a = b) {
+			Ktstr__WorkType t = g.cg->workers[g.ix[a]]->work_type;
+
+			for (b = a; b < g.n && g.cg->workers[g.ix[b]]->work_type == t; b++)
+				;
+			group_cv(g.cg, g.ix + a, b - a, fn, &worst);
+		}
+		free(g.ix);
+	}
+	set(c, name, worst.cv, threshold);
+	msg_init(&m, c->message, sizeof(c->message));
+	if (!worst.groups) {
+		msg_add(&m, "no cgroup has 2 workers of one type with %s measured, nothing to "
+			"compare", what);
+		return;
+	}
+	msg_add(&m, "%s CV %.3f in %s (%zu %s workers: worker %zu %.1f %s, worker %zu %.1f %s) "
+		"%s %.3f; %zu groups compared", what, worst.cv, cg_name(worst.cg), worst.n,
+		worst.type, worst.lo_w, worst.lo, unit, worst.hi_w, worst.hi, unit,
+		c->passed ? "within" : "exceeds", threshold, worst.groups);
+}
+
+/* Per-worker checks: the worst worker against a threshold. */
+struct worst {
+	const Ktstr__CgroupStats *cg;
+	size_t w, measured, over;
+	double v;
+};
+
+/* Visit every worker: FN gives its value (false = not measured); MIN says
+ * that lower is worse. */
+static void scan(const Ktstr__ScenarioResult *res, metric_fn fn, bool min, double limit,
+		 struct worst *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < res->n_cgroups; i++) {
+		const Ktstr__CgroupStats *cg = res->cgroups[i];
+
+		for (size_t w = 0; w < cg->n_workers; w++) {
+			double v;
+
+			if (!fn(cg->workers[w], &v))
+				continue;
+			out->over += min ? v < limit : v > limit;
+			if (!out->measured++ || (min ? v < out->v : v > out->v)) {
+				out->v = v;
+				out->cg = cg;
+				out->w = w;
+			}
+		}
+	}
+}
+
+/* Work units per CPU-second: how much a worker got done with the CPU time
+ * it had. A worker with no CPU time rates 0. */
+static bool cpu_rate(const Ktstr__WorkerStats *w, double *v)
+{
+	*v = w->cpu_ns ? (double)w->work_units * 1e9 / (double)w->cpu_ns : 0;
+	return true;
+}
+
+static void check_work_rate(const struct kt_checks_cfg *cfg, const Ktstr__ScenarioResult *res,
+			    struct kt_check *c)
+{
+	double f = slowdown(cfg), limit = cfg->min_work_rate / f;
+	struct worst w;
+	struct msg m;
+
+	scan(res, cpu_rate, true, limit, &w);
+	set_min(c, "work_rate", w.v, limit);
+	msg_init(&m, c->message, sizeof(c->message));
+	msg_add(&m, "lowest work rate %.1f units per CPU-second (%s worker %zu, %s) %s ", w.v,
+		cg_name(w.cg), w.w, type_name(w.cg->workers[w.w]),
+		c->passed ? "meets" : "is below");
+	add_threshold(&m, cfg->min_work_rate, limit, f, "units/CPU-s");
+	if (!c->passed)
+		msg_add(&m, "; %zu of %zu workers below", w.over, w.measured);
+}
+
+static bool p99_us(const Ktstr__WorkerStats *w, double *v)
+{
+	if (!w->wake_latency || !w->wake_latency->count)
+		return false;
+	*v = (double)w->wake_latency->p99_ns / 1e3;
+	return true;
+}
+
+static void check_p99_wake(const struct kt_checks_cfg *cfg, const Ktstr__ScenarioResult *res,
+			   struct kt_check *c)
+{
+	double f = slowdown(cfg), limit = cfg->max_p99_wake_us * f;
+	struct worst w;
+	struct msg m;
+
+	scan(res, p99_us, false, limit, &w);
+	set(c, "wake_latency.p99", w.v, limit);
+	msg_init(&m, c->message, sizeof(c->message));
+	if (!w.measured) {
+		msg_add(&m, "no worker measured wake latency (no wake-based work), nothing to "
+			"judge");
+		return;
+	}
+	msg_add(&m, "worst p99 wake latency %.1f us (%s worker %zu, %s) %s ", w.v, cg_name(w.cg),
+		w.w, type_name(w.cg->workers[w.w]), c->passed ? "within" : "exceeds");
+	add_threshold(&m, cfg->max_p99_wake_us, limit, f, "us");
+	msg_add(&m, "; %zu of %zu measured workers over", w.over, w.measured);
+}
+
+/* Migrations (CPU changes seen) per timeslice (schedstat): how often a
+ * worker came back on another CPU. Without timeslices, not measured. */
+static bool migration_ratio(const Ktstr__WorkerStats *w, double *v)
+{
+	if (!w->timeslices)
+		return false;
+	*v = (double)w->migrations / (double)w->timeslices;
+	return true;
+}
+
+static void check_migrations(const struct kt_checks_cfg *cfg, const Ktstr__ScenarioResult *res,
+			     struct kt_check *c)
+{
+	struct worst w;
+	struct msg m;
+
+	scan(res, migration_ratio, false, cfg->max_migration_ratio, &w);
+	set(c, "migration_ratio", w.v, cfg->max_migration_ratio);
+	msg_init(&m, c->message, sizeof(c->message));
+	if (!w.measured) {
+		msg_add(&m, "no worker reported timeslices (schedstat), nothing to judge");
+		return;
+	}
+	msg_add(&m, "worst migration ratio %.3f per timeslice (%s worker %zu: %llu migrations in "
+		"%llu timeslices) %s %.3f; %zu of %zu measured workers over", w.v, cg_name(w.cg),
+		w.w, (unsigned long long)w.cg->workers[w.w]->migrations,
+		(unsigned long long)w.cg->workers[w.w]->timeslices,
+		c->passed ? "within" : "exceeds", cfg->max_migration_ratio, w.over, w.measured);
+}
+
+static bool on(double threshold)
+{
+	return threshold >= 0;
 }
 
 int kt_checks_eval(const struct kt_checks_cfg *cfg, const Ktstr__ScenarioResult *res,
@@ -364,6 +701,18 @@ int kt_checks_eval(const struct kt_checks_cfg *cfg, const Ktstr__ScenarioResult 
 	}
 	if (cfg->isolation)
 		check_isolation(res, &c[k++]);
+	if (on(cfg->max_throughput_cv))
+		check_cv(res, &c[k++], "throughput_cv", cfg->max_throughput_cv, wall_rate,
+			 "throughput", "units/s");
+	if (on(cfg->min_work_rate))
+		check_work_rate(cfg, res, &c[k++]);
+	if (on(cfg->max_p99_wake_us))
+		check_p99_wake(cfg, res, &c[k++]);
+	if (on(cfg->max_wake_cv))
+		check_cv(res, &c[k++], "wake_latency.cv", cfg->max_wake_cv, wake_mean,
+			 "mean wake latency", "us");
+	if (on(cfg->max_migration_ratio))
+		check_migrations(cfg, res, &c[k++]);
 	*out = c;
 	*n = k;
 	return 0;

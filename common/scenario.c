@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "catalog.h"
+#include "checks_cfg.h"
 #include "cpuset.h"
 #include "ktstr.pb-c.h"
 #include "scenario.h"
@@ -12,7 +13,6 @@
 #include "yamlx.h"
 
 #define DESC_MAX 256
-#define MAX_GAP_MS 3600000.0
 
 struct cgroup {
 	char name[KT_SPEC_NAME_MAX + 1];
@@ -109,14 +109,6 @@ static const char *type_list(bool phases, char *buf, size_t len)
 			snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", buf[0] ? ", " : "",
 				 kt_spec_work_name((Ktstr__WorkType)i));
 	return buf;
-}
-
-void kt_checks_cfg_default(struct kt_checks_cfg *c)
-{
-	c->not_starved = true;
-	c->max_gap_ms = 2000;
-	c->max_spread = 15;
-	c->isolation = false;
 }
 
 /* ---- mappings ---- */
@@ -596,27 +588,6 @@ static int steps(struct kt_yx *c, const yaml_node_t *n, struct kt_scenario *s)
 	return 0;
 }
 
-static int checks(struct kt_yx *c, const yaml_node_t *n, struct kt_checks_cfg *ck)
-{
-	static const char *const keys[] = { "not_starved", "max_gap_ms", "max_spread", "isolation" };
-	yaml_node_t *v[4];
-	char p[KT_YX_PATH_MAX];
-
-	if (kt_yx_fields(c, n, "checks", keys, 4, v))
-		return -1;
-	kt_yx_join(p, "checks", "not_starved");
-	if (v[0] && kt_yx_bool(c, v[0], p, &ck->not_starved))
-		return -1;
-	kt_yx_join(p, "checks", "max_gap_ms");
-	if (v[1] && get_double(c, v[1], p, 0, false, MAX_GAP_MS, &ck->max_gap_ms))
-		return -1;
-	kt_yx_join(p, "checks", "max_spread");
-	if (v[2] && get_double(c, v[2], p, 0, false, 100, &ck->max_spread))
-		return -1;
-	kt_yx_join(p, "checks", "isolation");
-	return v[3] ? kt_yx_bool(c, v[3], p, &ck->isolation) : 0;
-}
-
 static bool any_cpuset(const struct kt_scenario *s)
 {
 	for (size_t i = 0; i < s->n_steps; i++)
@@ -644,7 +615,7 @@ static int root(struct kt_yx *c, const yaml_node_t *n, struct kt_scenario *s)
 	kt_checks_cfg_default(&s->checks);
 	/* A cpuset is there to be isolated; an explicit isolation: wins. */
 	s->checks.isolation = any_cpuset(s);
-	return v[2] ? checks(c, v[2], &s->checks) : 0;
+	return v[2] ? kt_checks_yaml_cfg(c, v[2], "checks", &s->checks) : 0;
 }
 
 /* ---- entry points ---- */

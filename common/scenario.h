@@ -44,9 +44,12 @@
  * their group, also when the count is the run's default.
  * hold: frac in (0, 1] of the run's duration, or fixed_ms 1..3600000;
  * absent = 1/number of steps. The fractions of all steps sum to at most 1.
- * checks: all optional, defaults below; max_gap_ms 0..3600000, max_spread
- * 0..100. isolation defaults to on when any cgroup has a cpuset (there is
- * something to be isolated), off otherwise.
+ * checks: all optional, written and ranged as in common/checks_cfg.h
+ * (e.g. {max_gap_ms: 3000, max_throughput_cv: 0.5, min_work_rate: off});
+ * the optional checks are off unless set. isolation defaults to on when
+ * any cgroup has a cpuset (there is something to be isolated), off
+ * otherwise. A matrix's scheduler and test `checks:` and ktstr-run's
+ * --check override them (scenario < scheduler < test).
  *
  * Parsing is strict so that a typo never silently runs a different test:
  * unknown and duplicate keys, wrong types and out-of-range values are
@@ -65,15 +68,27 @@
 
 #define KT_SCENARIO_MAX_BYTES (1u << 20)
 
-/* Check thresholds; see checks.h for what each one measures. */
+/* Check thresholds; see checks.h for what each one measures and
+ * common/checks_cfg.h for how they are written and overridden. An optional
+ * check is off while its threshold is KT_CHECK_OFF (negative). */
+#define KT_CHECK_OFF (-1.0)
 struct kt_checks_cfg {
-	bool not_starved;  /* default true */
-	double max_gap_ms; /* default 2000 */
-	double max_spread; /* default 15 (percentage points of run-queue wait) */
-	bool isolation;    /* default false (see above) */
+	bool not_starved;           /* default true */
+	double max_gap_ms;          /* default 2000, scaled by slowdown */
+	double max_spread;          /* default 15 (percentage points of run-queue wait) */
+	bool isolation;             /* default false (see above) */
+	double max_throughput_cv;   /* optional: CV of work units per wall-second */
+	double min_work_rate;       /* optional: work units per CPU-second, / slowdown */
+	double max_p99_wake_us;     /* optional: a worker's p99 wake latency, scaled */
+	double max_wake_cv;         /* optional: CV of mean wake latency */
+	double max_migration_ratio; /* optional: migrations per timeslice */
+	/* Not a setting: the measured guest/host slowdown (common/calib.h,
+	 * >= 1) that the time thresholds are scaled by; 1 by default. */
+	double slowdown;
 };
 
-/* ktstr's defaults: not_starved on, gap 2000 ms, spread 15, no isolation. */
+/* ktstr's defaults: not_starved on, gap 2000 ms, spread 15, no isolation,
+ * the optional checks off, slowdown 1. */
 void kt_checks_cfg_default(struct kt_checks_cfg *c);
 
 struct kt_scenario; /* opaque, immutable once parsed */

@@ -979,14 +979,7 @@ static int pack_template(const struct kt_entry_def *d, const struct submit_ctx *
 	a.duration_ms = d->duration_ms;
 	a.has_workers = 1;
 	a.workers = d->workers;
-	ck.has_not_starved = d->checks.has_not_starved;
-	ck.not_starved = d->checks.not_starved;
-	ck.has_max_gap_ms = d->checks.has_max_gap_ms;
-	ck.max_gap_ms = d->checks.max_gap_ms;
-	ck.has_max_spread = d->checks.has_max_spread;
-	ck.max_spread = d->checks.max_spread;
-	ck.has_isolation = d->checks.has_isolation;
-	ck.isolation = d->checks.isolation;
+	kt_checks_over_to_pb(&d->checks, &ck);
 	a.checks = &ck;
 	sr.name = d->scheduler;
 	sr.profile = d->profile;

@@ -17,7 +17,6 @@
 #define ARG_MAX 255
 #define REF_MAX 255       /* kernel refs */
 #define PATH_TEXT_MAX 4095
-#define MAX_GAP_MS 3600000.0
 #define MAX_MEMORY_MB (1u << 20)
 #define EEVDF "eevdf"
 #define BUILTIN_SCX "scx-ktstr"
@@ -41,6 +40,7 @@ struct sched {
 	size_t n_flags;
 	struct profile *profiles;
 	size_t n_profiles;
+	struct kt_checks_over checks;
 };
 
 struct topo {
@@ -64,7 +64,7 @@ struct test {
 	struct constraints cons;
 	bool expect_err;
 	struct kt_strv sched_args;
-	struct kt_check_overrides checks;
+	struct kt_checks_over checks;
 	struct kt_strv tags;
 	char *accel;
 	uint64_t topos; /* mask of the topologies it runs on */
@@ -124,22 +124,6 @@ static int get_int(struct kt_yx *c, const yaml_node_t *n, const char *path, int 
 				 kt_yx_describe(n, d, sizeof(d)), limit, limit);
 	}
 	*out = -(int)v;
-	return 0;
-}
-
-static int get_double(struct kt_yx *c, const yaml_node_t *n, const char *path, double min,
-		      double max, double *out)
-{
-	const char *s;
-	char *end;
-	double v;
-
-	if (kt_yx_numeral(c, n, path, &s))
-		return -1;
-	v = strtod(s, &end);
-	if (*end || end == s || !(v >= min && v <= max)) /* also rejects NaN */
-		return kt_yx_err(c, n, path, "%.40s is not a number in [%g, %g]", s, min, max);
-	*out = v;
 	return 0;
 }
 
@@ -532,16 +516,20 @@ static int sched_binary(struct kt_yx *c, const yaml_node_t *v, const char *path,
 static int scheduler(struct kt_yx *c, const yaml_node_t *n, const char *path, struct sched *s,
 		     struct kt_matrix *m)
 {
-	static const char *const keys[] = { "name", "binary", "args", "flags", "profiles" };
-	yaml_node_t *v[5];
+	static const char *const keys[] = { "name", "binary", "args", "flags", "profiles",
+					    "checks" };
+	yaml_node_t *v[6];
 	char p[KT_YX_PATH_MAX];
 
-	if (kt_yx_fields(c, n, path, keys, 5, v))
+	if (kt_yx_fields(c, n, path, keys, 6, v))
 		return -1;
 	if (!v[0])
 		return kt_yx_missing(c, n, path, "name");
 	kt_yx_join(p, path, "name");
 	if (get_name(c, v[0], p, s->name))
+		return -1;
+	kt_yx_join(p, path, "checks");
+	if (v[5] && kt_checks_yaml(c, v[5], p, &s->checks))
 		return -1;
 	if (!strcmp(s->name, EEVDF)) {
 		for (size_t i = 1; i < 5; i++) {
@@ -652,32 +640,6 @@ static bool matches(const struct constraints *k, const struct kt_topo *t)
 	return in_range(t->llcs, k->min_llcs, k->max_llcs) &&
 	       in_range(kt_topo_cpus(t), k->min_cpus, k->max_cpus) &&
 	       in_range(t->nodes, k->min_nodes, k->max_nodes) && (!k->requires_smt || t->threads > 1);
-}
-
-static int checks(struct kt_yx *c, const yaml_node_t *n, const char *path,
-		  struct kt_check_overrides *o)
-{
-	static const char *const keys[] = { "not_starved", "max_gap_ms", "max_spread", "isolation" };
-	yaml_node_t *v[4];
-	char p[KT_YX_PATH_MAX];
-
-	if (kt_yx_fields(c, n, path, keys, 4, v))
-		return -1;
-	o->has_not_starved = v[0];
-	o->has_max_gap_ms = v[1];
-	o->has_max_spread = v[2];
-	o->has_isolation = v[3];
-	kt_yx_join(p, path, "not_starved");
-	if (v[0] && kt_yx_bool(c, v[0], p, &o->not_starved))
-		return -1;
-	kt_yx_join(p, path, "max_gap_ms");
-	if (v[1] && get_double(c, v[1], p, 0, MAX_GAP_MS, &o->max_gap_ms))
-		return -1;
-	kt_yx_join(p, path, "max_spread");
-	if (v[2] && get_double(c, v[2], p, 0, 100, &o->max_spread))
-		return -1;
-	kt_yx_join(p, path, "isolation");
-	return v[3] ? kt_yx_bool(c, v[3], p, &o->isolation) : 0;
 }
 
 static int tags(struct kt_yx *c, const yaml_node_t *n, const char *path, struct kt_strv *v)
@@ -855,7 +817,7 @@ static int test_options(struct kt_yx *c, yaml_node_t *v[], const char *path,
 	if (v[T_SCHED_ARGS] && get_args(c, v[T_SCHED_ARGS], p, &t->sched_args))
 		return -1;
 	kt_yx_join(p, path, "checks");
-	if (v[T_CHECKS] && checks(c, v[T_CHECKS], p, &t->checks))
+	if (v[T_CHECKS] && kt_checks_yaml(c, v[T_CHECKS], p, &t->checks))
 		return -1;
 	kt_yx_join(p, path, "tags");
 	if (v[T_TAGS] && tags(c, v[T_TAGS], p, &t->tags))
@@ -1160,7 +1122,9 @@ static void fill_entry(const struct kt_matrix *m, const struct kt_matrix_kernel_
 		strv_copy(&d->args, &t->sched_args);
 	d->duration_ms = t->duration_ms;
 	d->workers = t->workers;
-	d->checks = t->checks;
+	/* scenario < scheduler < test: the worker applies these to the scenario's. */
+	d->checks = s->checks;
+	kt_checks_over_merge(&d->checks, &t->checks);
 	d->expect_err = t->expect_err;
 	d->vcpus = kt_topo_cpus(&tp->t);
 	d->memory_mb = t->memory_mb ? t->memory_mb : kt_topo_default_mem_mb(&tp->t);

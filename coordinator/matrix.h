@@ -13,6 +13,7 @@
  *     - {name: eevdf}              # the kernel's own scheduler: nothing else allowed
  *     - name: scx-ktstr            # our fixture; built in, so binary is optional
  *       args: [--stall-after=0]    # optional base arguments
+ *       checks: {max_p99_wake_us: 5000}  # optional, as a test's (also for eevdf)
  *       flags:                     # optional, at most 16, names [A-Za-z0-9_-]{1,31}
  *         slow: [--slow]           # flag: NAME: [ARGS...] ...
  *         scatter: {args: [--scattershot], requires: [slow]}  # ... or {args, requires}
@@ -34,7 +35,9 @@
  *       expect_err: true           # optional: the scheduler is expected to fail (needs
  *                                  # schedulers: without eevdf, which cannot fail so)
  *       sched_args: [--degrade]    # optional: appended for every scheduler but eevdf
- *       checks: {not_starved: true, max_gap_ms: 3000, max_spread: 20, isolation: true}
+ *       checks: {max_gap_ms: 3000, isolation: true, max_throughput_cv: 0.5}
+ *                                  # optional: keys, values and `off` as in
+ *                                  # common/checks_cfg.h
  *       tags: [big]                # optional: worker tags the entries need
  *       accel: kvm                 # optional: kvm or tcg; default any
  *
@@ -46,6 +49,12 @@
  * "scatter+slow" is the same profile as "slow+scatter" (a duplicate). The
  * entry's arguments: the scheduler's args, then each flag's args in
  * declaration order, then the test's sched_args.
+ *
+ * Checks: an entry's thresholds are the scenario's own `checks:`, then its
+ * scheduler's `checks:`, then its test's, a later one winning key by key
+ * (scenario < scheduler < test); the entry carries the scheduler's and the
+ * test's merged (kt_entry_def.checks, Assignment.checks) and the worker
+ * applies them to the scenario's.
  *
  * Constraints select, per test, the topologies it runs on (requires_smt:
  * threads per core > 1); a test that matches none is an error. A catalog
@@ -65,6 +74,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "checks_cfg.h"
 #include "err.h"
 #include "scenario.h"
 #include "strv.h"
@@ -116,16 +126,6 @@ struct kt_matrix_kernel_info {
 	int has_sched_ext; /* 1, 0, or -1 unknown */
 };
 
-/* Check overrides of a test; has_X says whether X was given. */
-struct kt_check_overrides {
-	bool has_not_starved, not_starved;
-	bool has_max_gap_ms;
-	double max_gap_ms;
-	bool has_max_spread;
-	double max_spread;
-	bool has_isolation, isolation;
-};
-
 /* One test entry. Every pointer is owned by the array (kt_entry_defs_free),
  * so the definitions outlive the matrix. */
 struct kt_entry_def {
@@ -142,7 +142,7 @@ struct kt_entry_def {
 	struct kt_strv args; /* scheduler args; none for eevdf (args.v is NULL when empty) */
 	uint64_t duration_ms;
 	unsigned workers;    /* per cgroup where the scenario leaves it open (never 0) */
-	struct kt_check_overrides checks;
+	struct kt_checks_over checks; /* the scheduler's, then the test's on top */
 	bool expect_err;
 	unsigned vcpus;      /* the topology's CPUs */
 	uint64_t memory_mb;

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "accel.h"
+#include "calib.h"
 #include "cpuset.h"
 #include "entry.h"
 #include "frame.h"
@@ -262,9 +263,11 @@ static int result_matches_spec(const Ktstr__EntrySpec *spec, const Ktstr__Scenar
 static void judge(const struct kt_entry_req *req, struct kt_entry_result *r,
 		  const Ktstr__EntrySpec *spec)
 {
+	struct kt_checks_cfg cfg = *(req->checks ? req->checks : kt_scenario_checks(req->scenario));
 	struct kt_err e;
 	size_t failed = 0;
 
+	cfg.slowdown = r->speed.factor;
 	if (result_matches_spec(spec, r->result, r->gtopo, &e)) {
 		/* The kernel applied a cpuset other than the one written, or
 		 * the agent misreported: either way not a scheduler verdict. */
@@ -275,8 +278,7 @@ static void judge(const struct kt_entry_req *req, struct kt_entry_result *r,
 		set_status(r, KT_PASS, "zero-length scenario: booted, reported, powered off");
 		return;
 	}
-	if (kt_checks_eval(req->checks ? req->checks : kt_scenario_checks(req->scenario), r->result,
-			   &r->checks, &r->n_checks, &e)) {
+	if (kt_checks_eval(&cfg, r->result, &r->checks, &r->n_checks, &e)) {
 		set_status(r, KT_INFRA, "guest telemetry cannot be judged: %s", e.msg);
 		return;
 	}
@@ -291,9 +293,18 @@ static void judge(const struct kt_entry_req *req, struct kt_entry_result *r,
 	set_status(r, KT_PASS, "all %zu checks passed", r->n_checks);
 }
 
+/* The guest's speed against the host's: measured on both, never assumed. */
+static void measure_speed(struct kt_entry_result *r)
+{
+	r->speed.guest_ns = r->hello ? r->hello->calib_ns : 0;
+	r->speed.host_ns = r->speed.guest_ns ? kt_calib_host_ns() : 0;
+	r->speed.factor = kt_calib_factor(r->speed.guest_ns, r->speed.host_ns);
+}
+
 void kt_entry_classify(const struct kt_entry_req *req, const Ktstr__EntrySpec *spec,
 		       struct kt_entry_result *r)
 {
+	measure_speed(r);
 	classify(req, r);
 	if (r->status == KT_PASS)
 		judge(req, r, spec);
@@ -382,6 +393,7 @@ int kt_entry_run(const struct kt_entry_req *req, struct kt_entry_result *r, stru
 	struct kt_err e;
 
 	memset(r, 0, sizeof(*r));
+	r->speed.factor = 1;
 	if (!req->cache_dir || !req->agent || !req->kernel || !req->scenario)
 		return kt_errf(err, "entry: cache, agent, kernel and scenario are required");
 	/* The scenario's own faults first: nothing boots for a wrong test. */

@@ -72,6 +72,12 @@ struct kt_entry_result {
 	Ktstr__GuestTopology *gtopo;
 	Ktstr__ScenarioResult *result;
 	bool topo_match;
+	/* The guest's slowdown against this host (common/calib.h), which the
+	 * time thresholds were scaled by: set once the guest said Hello. */
+	struct {
+		uint64_t guest_ns, host_ns; /* the calibration loop's time on each */
+		double factor;              /* kt_calib_factor; 1 = not scaled */
+	} speed;
 	struct kt_check *checks;
 	size_t n_checks;
 	char *logs[KT_ENTRY_MAX_LOGS];
@@ -87,7 +93,7 @@ void kt_entry_result_free(struct kt_entry_result *res);
 
 /* The status of a finished guest run: RES->vm and the frames it collected
  * (hello, gtopo, result) against the request and the entry's SPEC. Sets
- * RES->status, message, checks. Exposed for the outcome-table tests. */
+ * RES->status, message, speed, checks. Exposed for the outcome-table tests. */
 void kt_entry_classify(const struct kt_entry_req *req, const Ktstr__EntrySpec *spec,
 		       struct kt_entry_result *res);
 

@@ -18,6 +18,8 @@
 #include <zmq.h>
 #include "accel.h"
 #include "artifact.h"
+#include "calib.h"
+#include "checks_cfg.h"
 #include "farm_msg.h"
 #include "farm_worker.h"
 #include "kernel_cache.h"
@@ -180,16 +182,11 @@ const char *kt_fw_id(const struct kt_fw *fw)
 
 void kt_fw_apply_checks(const Ktstr__CheckOverrides *o, struct kt_checks_cfg *c)
 {
-	if (!o)
-		return;
-	if (o->has_not_starved)
-		c->not_starved = o->not_starved;
-	if (o->has_max_gap_ms)
-		c->max_gap_ms = o->max_gap_ms;
-	if (o->has_max_spread)
-		c->max_spread = o->max_spread;
-	if (o->has_isolation)
-		c->isolation = o->isolation;
+	struct kt_checks_over over;
+
+	/* kt_fw_admit refused an assignment whose overrides are out of range. */
+	if (!kt_checks_over_from_pb(o, &over, NULL))
+		kt_checks_over_apply(&over, c);
 }
 
 static bool ref_bad(const Ktstr__ArtifactRef *r, const char *what, uint64_t max, char *why,
@@ -214,6 +211,7 @@ static bool ref_bad(const Ktstr__ArtifactRef *r, const char *what, uint64_t max,
 static bool malformed(const Ktstr__Assignment *a, struct kt_fw_need *need, char *why, size_t len)
 {
 	const Ktstr__CheckOverrides *c = a->checks;
+	struct kt_checks_over over;
 	struct kt_err e;
 	char t[80];
 
@@ -246,12 +244,8 @@ static bool malformed(const Ktstr__Assignment *a, struct kt_fw_need *need, char 
 		snprintf(why, len, "workers %u: expected 0 (default) to 256", a->workers);
 		return true;
 	}
-	if (c && c->has_max_gap_ms && !(c->max_gap_ms >= 0 && c->max_gap_ms <= 3600000)) {
-		snprintf(why, len, "checks.max_gap_ms %g: expected 0 to 3600000", c->max_gap_ms);
-		return true;
-	}
-	if (c && c->has_max_spread && !(c->max_spread >= 0 && c->max_spread <= 100)) {
-		snprintf(why, len, "checks.max_spread %g: expected 0 to 100", c->max_spread);
+	if (kt_checks_over_from_pb(c, &over, &e)) {
+		snprintf(why, len, "%s", e.msg);
 		return true;
 	}
 	return false;
@@ -1479,6 +1473,9 @@ int kt_fw_new(const struct kt_fw_opts *o, struct kt_fw **out, struct kt_err *err
 	atomic_init(&fw->stops, 0);
 	if (host_info(fw, err) || copy_opts(fw, o, err))
 		goto fail;
+	/* Calibrate before any guest competes for the CPU; forked entry
+	 * children inherit the measurement (common/calib.h). */
+	kt_calib_host_ns();
 	if (pipe2(fw->wake, O_CLOEXEC | O_NONBLOCK)) {
 		kt_errf(err, "pipe: %s", strerror(errno));
 		goto fail;

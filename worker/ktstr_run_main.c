@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "catalog.h"
+#include "checks_cfg.h"
 #include "entry.h"
 #include "report.h"
 
@@ -20,6 +21,7 @@ static void usage(FILE *f)
 		"usage: ktstr-run [--kernel SPEC|SHA|PATH] [--topology NnNlNcNt] --scenario NAME|FILE\n"
 		"                 [--duration 3s] [--workers N] [--json] [--console FILE]\n"
 		"                 [--accel auto|kvm|tcg] [--memory MB] [--cache DIR]\n"
+		"                 [--check KEY=VALUE ...]\n"
 		"       ktstr-run --list\n"
 		"\n"
 		"  --kernel    debian:sid (default), debian:trixie, debian:bookworm, a Debian package\n"
@@ -27,6 +29,9 @@ static void usage(FILE *f)
 		"  --topology  NUMA nodes, LLCs, cores per LLC, threads per core (default 1n1l2c1t)\n"
 		"  --duration  scenario length: 3s, 500ms, 1m (default 2s)\n"
 		"  --workers   workers per cgroup where the scenario does not say (default 2)\n"
+		"  --check     override a check of the scenario (repeatable), e.g.\n"
+		"              max_gap_ms=3000, isolation=true, max_throughput_cv=0.5,\n"
+		"              min_work_rate=off; keys as in a scenario's checks:\n"
 		"Exit status: 0 pass, 1 fail, 2 error or infra.\n");
 }
 
@@ -120,6 +125,7 @@ int main(int argc, char **argv)
 		{"memory", required_argument, NULL, 'm'},
 		{"cache", required_argument, NULL, 'C'},
 		{"list", no_argument, NULL, 'l'},
+		{"check", required_argument, NULL, 'K'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -128,12 +134,15 @@ int main(int argc, char **argv)
 	struct kt_entry_req req = {.duration_ms = 2000, .workers = 2};
 	struct kt_entry_result res;
 	struct kt_scenario *sc = NULL;
+	struct kt_checks_over over;
+	struct kt_checks_cfg checks;
 	struct kt_kernel kernel;
 	struct kt_err err;
 	enum kt_status fatal_status = KT_ERROR;
 	bool json = false;
 	int c, rc;
 
+	memset(&over, 0, sizeof(over));
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k': kernel_ref = optarg; break;
@@ -168,6 +177,10 @@ int main(int argc, char **argv)
 				goto usage_err;
 			break;
 		case 'C': snprintf(cache, sizeof(cache), "%s", optarg); break;
+		case 'K':
+			if (kt_checks_over_kv(&over, optarg, &err))
+				goto usage_err;
+			break;
 		case 'l': return list_catalog();
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -185,6 +198,10 @@ int main(int argc, char **argv)
 		goto usage_err;
 	if (kt_scenario_load(scenario_s, &sc, &err))
 		goto fatal;
+	/* --check stands where a matrix test's checks: would: over the scenario's. */
+	checks = *kt_scenario_checks(sc);
+	kt_checks_over_apply(&over, &checks);
+	req.checks = &checks;
 	/* From here on, what goes wrong is the host's or the kernel artifact's. */
 	fatal_status = KT_INFRA;
 	if (!cache[0] && kt_kcache_dir(cache, sizeof(cache), &err))

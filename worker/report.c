@@ -157,6 +157,15 @@ void kt_report_json(FILE *f, const struct kt_entry_req *req, const struct kt_ent
 	kt_json_u64(&j, r->total_ms);
 	kt_json_key(&j, "guest_kernel");
 	kt_json_str(&j, r->hello ? r->hello->kernel_release : NULL);
+	kt_json_key(&j, "speed");
+	kt_json_obj_begin(&j);
+	kt_json_key(&j, "guest_ns");
+	kt_json_u64(&j, r->speed.guest_ns);
+	kt_json_key(&j, "host_ns");
+	kt_json_u64(&j, r->speed.host_ns);
+	kt_json_key(&j, "factor");
+	kt_json_double(&j, r->speed.factor);
+	kt_json_obj_end(&j);
 	kt_json_key(&j, "cgroups");
 	json_cgroups(&j, r->result);
 	kt_json_key(&j, "checks");
@@ -247,6 +256,10 @@ void kt_report_human(FILE *f, const struct kt_entry_req *req, const struct kt_en
 	fprintf(f, "  %s\n", r->message);
 	fprintf(f, "  boot %" PRIu64 " ms, run %" PRIu64 " ms, total %" PRIu64 " ms\n", r->boot_ms,
 		r->run_ms, r->total_ms);
+	if (r->speed.guest_ns)
+		fprintf(f, "  speed: calibration loop %.1f ms in the guest, %.1f ms on the host: "
+			"time thresholds x %.2f\n", ms(r->speed.guest_ns), ms(r->speed.host_ns),
+			r->speed.factor);
 	for (size_t c = 0; res && c < res->n_cgroups; c++) {
 		const Ktstr__CgroupStats *cg = res->cgroups[c];
 

@@ -121,8 +121,8 @@ static void test_issue_example(void **state)
 	assert_int_equal(e->vcpus, 4);
 	assert_int_equal(e->memory_mb, 256);
 	assert_false(e->expect_err);
-	assert_false(e->checks.has_not_starved || e->checks.has_max_gap_ms ||
-		     e->checks.has_max_spread || e->checks.has_isolation);
+	for (int k = 0; k < KT_CK_N; k++)
+		assert_false(e->checks.has[k]);
 	assert_null(e->need_accel);
 	assert_int_equal(e->tags.n, 0);
 	assert_string_equal(e->skip_reason, "");
@@ -467,10 +467,10 @@ static void test_test_fields(void **state)
 	assert_int_equal(e->vcpus, 2);
 	assert_true(e->expect_err);
 	expect_args(e, crash, 1);
-	assert_true(e->checks.has_not_starved && !e->checks.not_starved);
-	assert_true(e->checks.has_max_gap_ms && e->checks.max_gap_ms == 3000);
-	assert_true(e->checks.has_max_spread && e->checks.max_spread == 20.5);
-	assert_true(e->checks.has_isolation && e->checks.isolation);
+	assert_true(e->checks.has[KT_CK_NOT_STARVED] && !e->checks.v.not_starved);
+	assert_true(e->checks.has[KT_CK_MAX_GAP_MS] && e->checks.v.max_gap_ms == 3000);
+	assert_true(e->checks.has[KT_CK_MAX_SPREAD] && e->checks.v.max_spread == 20.5);
+	assert_true(e->checks.has[KT_CK_ISOLATION] && e->checks.v.isolation);
 	assert_int_equal(e->tags.n, 2);
 	assert_string_equal(e->tags.v[1], "x86:v3");
 	assert_string_equal(e->need_accel, "kvm");
@@ -479,7 +479,7 @@ static void test_test_fields(void **state)
 	e = find(d, n, "steady/1n1l2c1t/eevdf:default/debian:sid");
 	assert_int_equal(e->args.n, 0);
 	assert_int_equal(e->duration_ms, 500);
-	assert_false(e->checks.has_not_starved || e->checks.has_isolation);
+	assert_false(e->checks.has[KT_CK_NOT_STARVED] || e->checks.has[KT_CK_ISOLATION]);
 	kt_entry_defs_free(d, n);
 	kt_matrix_free(m);
 }

@@ -428,6 +428,24 @@ static void test_checks_forms(void **state)
 	assert_false(kt_scenario_checks(s)->isolation);
 	assert_true(kt_scenario_checks(s)->max_spread == 25);
 	kt_scenario_free(s);
+
+	/* The optional checks: off by default, a number or off when written. */
+	assert_true(d.max_throughput_cv < 0 && d.min_work_rate < 0 && d.max_p99_wake_us < 0 &&
+		    d.max_wake_cv < 0 && d.max_migration_ratio < 0 && d.slowdown == 1);
+	s = parse_ok("name: c\n"
+		     "checks:\n"
+		     "  max_throughput_cv: 0.25\n"
+		     "  min_work_rate: 1e6\n"
+		     "  max_p99_wake_us: 5000\n"
+		     "  max_wake_cv: off\n"
+		     "  max_migration_ratio: 0\n"
+		     "steps: [{cgroups: [{name: a}]}]\n");
+	ck = kt_scenario_checks(s);
+	assert_true(ck->max_throughput_cv == 0.25 && ck->min_work_rate == 1e6);
+	assert_true(ck->max_p99_wake_us == 5000 && ck->max_migration_ratio == 0);
+	assert_true(ck->max_wake_cv == KT_CHECK_OFF);
+	assert_true(ck->not_starved && ck->max_gap_ms == 2000 && ck->slowdown == 1);
+	kt_scenario_free(s);
 }
 
 static void test_yaml_features(void **state)
@@ -489,7 +507,23 @@ static const struct {
 	{ "name: t\nchecks: {max_gap_ms: .nan}\nsteps: [{cgroups: [{name: a}]}]\n",
 	  "t.yaml:2: checks.max_gap_ms: expected a number, got '.nan'" },
 	{ "name: t\nchecks: {max_gap_ms: 1e999}\nsteps: [{cgroups: [{name: a}]}]\n",
-	  "t.yaml:2: checks.max_gap_ms: expected a number, got '1e999'" },
+	  "t.yaml:2: checks.max_gap_ms: 1e999 is not a number in [0, 3600000]" },
+	{ "name: t\nchecks: {max_gap_ms: off}\nsteps: [{cgroups: [{name: a}]}]\n",
+	  "t.yaml:2: checks.max_gap_ms: expected a number, got 'off'" },
+	{ "name: t\nchecks: {max_throughput_cv: -0.5}\nsteps: [{cgroups: [{name: a}]}]\n",
+	  "t.yaml:2: checks.max_throughput_cv: -0.5 is not a number in [0, 100] or off" },
+	{ "name: t\nchecks: {min_work_rate: \"off\"}\nsteps: [{cgroups: [{name: a}]}]\n",
+	  "t.yaml:2: checks.min_work_rate: expected a number, got the quoted string 'off'" },
+	{ "name: t\nchecks:\n  max_wake_cv: 0.5\n  max_p99_wake_us: 4e9\nsteps: [{cgroups: [{name: a}]}]\n",
+	  "t.yaml:4: checks.max_p99_wake_us: 4e9 is not a number in [0, 3600000000] or off" },
+	{ "name: t\nchecks:\n  max_migration_ratio: 1001\nsteps: [{cgroups: [{name: a}]}]\n",
+	  "t.yaml:3: checks.max_migration_ratio: 1001 is not a number in [0, 1000] or off" },
+	{ "name: t\nchecks:\n  max_wake_cv: [1]\nsteps: [{cgroups: [{name: a}]}]\n",
+	  "t.yaml:3: checks.max_wake_cv: expected a number, got a list" },
+	{ "name: t\nchecks: {isolation: off}\nsteps: [{cgroups: [{name: a}]}]\n",
+	  "t.yaml:2: checks.isolation: expected true or false, got 'off'" },
+	{ "name: t\nchecks: {max_wake_cv: 1, max_wake_cv: 2}\nsteps: [{cgroups: [{name: a}]}]\n",
+	  "t.yaml:2: checks.max_wake_cv: " },
 	{ "name: t\nchecks: [1]\nsteps: [{cgroups: [{name: a}]}]\n",
 	  "t.yaml:2: checks: expected a mapping, got a list" },
 	{ "name: t\ndescription: [x]\nsteps: [{cgroups: [{name: a}]}]\n",
@@ -521,7 +555,8 @@ static const struct {
 	{ "name: t\nsteps:\n  - cgroups: [{name: a}]\n    hodl: {frac: 1}\n",
 	  "t.yaml:4: steps[0].hodl: unknown key (expected cgroups, hold)" },
 	{ "name: t\nchecks: {max_gap: 5}\nsteps: [{cgroups: [{name: a}]}]\n",
-	  "t.yaml:2: checks.max_gap: unknown key (expected not_starved, max_gap_ms, max_spread, isolation)" },
+	  "t.yaml:2: checks.max_gap: unknown key (expected not_starved, max_gap_ms, max_spread, isolation, "
+	  "max_throughput_cv, min_work_rate, max_p99_wake_us, max_wake_cv, max_migration_ratio)" },
 	{ HDR "      - {name: a, work: {bursty: {burst: 5}}}\n",
 	  "t.yaml:4: steps[0].cgroups[0].work.bursty.burst: unknown key (expected burst_ms, sleep_ms)" },
 	{ HDR "      - {name: a, work: {cpu_spin: {burst_ms: 5}}}\n",
@@ -715,9 +750,9 @@ static const struct {
 	  "  - cgroups: [{name: a}]\n    hold: {frac: 0.5}\n",
 	  "t.yaml:5: steps[1].hold: the hold fractions up to here add up to 1.25" },
 	{ "name: t\nchecks: {max_spread: 101}\nsteps: [{cgroups: [{name: a}]}]\n",
-	  "t.yaml:2: checks.max_spread: 101 is out of range [0, 100]" },
+	  "t.yaml:2: checks.max_spread: 101 is not a number in [0, 100]" },
 	{ "name: t\nchecks: {max_gap_ms: -1}\nsteps: [{cgroups: [{name: a}]}]\n",
-	  "t.yaml:2: checks.max_gap_ms: -1 is out of range [0, 3.6e+06]" },
+	  "t.yaml:2: checks.max_gap_ms: -1 is not a number in [0, 3600000]" },
 	{ "name: \"bad name\"\nsteps: [{cgroups: [{name: a}]}]\n",
 	  "t.yaml:1: name: the quoted string 'bad name' is not a valid name" },
 	{ "name: ..\nsteps: [{cgroups: [{name: a}]}]\n",
