@@ -1,3 +1,4 @@
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -22,7 +23,51 @@ struct fx {
 	uint32_t cpus[MAXCG][4];
 	uint32_t seen[MAXCG][MAXW][4];
 	char names[MAXCG][24];
+	Ktstr__WakeLatency wl[MAXCG][MAXW];
+	Ktstr__Segment seg[MAXCG][MAXW][2], *segp[MAXCG][MAXW][2];
+	uint32_t seg_cpus[MAXCG][MAXW][2][2], seg_seen[MAXCG][MAXW][2][2];
 };
+
+/* Give worker (I, J) wake latency: p99 and mean in us. */
+static void fx_wake(struct fx *f, size_t i, size_t j, uint64_t p99_us, uint64_t mean_us)
+{
+	Ktstr__WakeLatency *wl = &f->wl[i][j];
+
+	ktstr__wake_latency__init(wl);
+	wl->count = 1000;
+	wl->samples = 1000;
+	wl->p99_ns = p99_us * 1000;
+	wl->mean_ns = mean_us * 1000;
+	wl->p50_ns = wl->mean_ns;
+	wl->max_ns = wl->p99_ns;
+	f->w[i][j].wake_latency = wl;
+}
+
+/* Give worker (I, J) two segments: in cgroup A on CPUs A0-A0+1, then in B
+ * on CPUs B0-B0+1, seen on SA and SB. */
+static void fx_segments(struct fx *f, size_t i, size_t j, const char *a, uint32_t a0, uint32_t sa,
+			const char *b, uint32_t b0, uint32_t sb)
+{
+	const char *names[2] = { a, b };
+	uint32_t first[2] = { a0, b0 }, seen[2] = { sa, sb };
+
+	for (size_t k = 0; k < 2; k++) {
+		Ktstr__Segment *s = &f->seg[i][j][k];
+
+		ktstr__segment__init(s);
+		s->cgroup = (char *)names[k];
+		f->seg_cpus[i][j][k][0] = first[k];
+		f->seg_cpus[i][j][k][1] = first[k] + 1;
+		s->cpus = f->seg_cpus[i][j][k];
+		s->n_cpus = 2;
+		f->seg_seen[i][j][k][0] = seen[k];
+		s->cpus_seen = f->seg_seen[i][j][k];
+		s->n_cpus_seen = 1;
+		f->segp[i][j][k] = s;
+	}
+	f->w[i][j].segments = f->segp[i][j];
+	f->w[i][j].n_segments = 2;
+}
 
 static void fx_init(struct fx *f, size_t ncg, size_t nw)
 {
@@ -54,6 +99,7 @@ static void fx_init(struct fx *f, size_t ncg, size_t nw)
 			w->run_delay_ns = 100 * MS;
 			w->wall_ns = 1000 * MS;
 			w->max_gap_ns = 10 * MS;
+			w->timeslices = 100;
 			w->cpus_seen = f->seen[i][j];
 			w->n_cpus_seen = 1;
 			f->wp[i][j] = w;
@@ -430,6 +476,367 @@ static void test_unjudgeable(void **state)
 	}
 }
 
+/* Every optional check on with thresholds the healthy fixture meets. */
+static struct kt_checks_cfg cfg_optional(void)
+{
+	struct kt_checks_cfg c = cfg_all();
+
+	c.max_throughput_cv = 0.1;
+	c.min_work_rate = 1000;
+	c.max_p99_wake_us = 2000;
+	c.max_wake_cv = 0.1;
+	c.max_migration_ratio = 0.25;
+	return c;
+}
+
+static void test_optional_pass(void **state)
+{
+	static const char *const names[] = { "not_starved.work", "not_starved.spread",
+					     "not_starved.gap", "isolation", "throughput_cv",
+					     "work_rate", "wake_latency.p99", "wake_latency.cv",
+					     "migration_ratio" };
+	struct kt_checks_cfg cfg = cfg_optional();
+	struct kt_check *all;
+	struct kt_err err;
+	struct fx f;
+	size_t n;
+
+	(void)state;
+	fx_init(&f, 2, 2);
+	for (size_t i = 0; i < 2; i++)
+		for (size_t j = 0; j < 2; j++)
+			fx_wake(&f, i, j, 1500, 300);
+	f.w[1][1].migrations = 25;
+	assert_int_equal(kt_checks_eval(&cfg, &f.res, &all, &n, &err), 0);
+	assert_int_equal(n, KT_CHECKS_MAX);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(all[i].name, names[i]);
+		if (!all[i].passed)
+			fail_msg("%s: %s", all[i].name, all[i].message);
+	}
+	assert_true(all[4].value == 0 && all[4].threshold == 0.1);
+	assert_string_equal(all[4].message, "throughput CV 0.000 in cg_0 (2 cpu_spin workers: worker 0 "
+			    "1000.0 units/s, worker 0 1000.0 units/s) within 0.100; 2 groups compared");
+	/* 1000 units in 0.9 CPU-seconds */
+	assert_true(all[5].value > 1111.1 && all[5].value < 1111.2 && all[5].threshold == 1000);
+	want_msg(&all[5], "lowest work rate 1111.1 units per CPU-second (cg_0 worker 0, cpu_spin) "
+		 "meets 1000.0 units/CPU-s");
+	assert_true(all[6].value == 1500 && all[6].threshold == 2000);
+	want_msg(&all[6], "worst p99 wake latency 1500.0 us (cg_0 worker 0, cpu_spin) within "
+		 "2000.0 us; 0 of 4 measured workers over");
+	assert_true(all[7].value == 0);
+	assert_true(all[8].value == 0.25);
+	assert_string_equal(all[8].message, "worst migration ratio 0.250 per timeslice (cg_1 worker 1: "
+			    "25 migrations in 100 timeslices) within 0.250; 0 of 4 measured workers over");
+	free(all);
+
+	/* A negative threshold is off, as KT_CHECK_OFF. */
+	cfg.max_wake_cv = KT_CHECK_OFF;
+	cfg.min_work_rate = -5;
+	assert_int_equal(kt_checks_eval(&cfg, &f.res, &all, &n, &err), 0);
+	assert_int_equal(n, KT_CHECKS_MAX - 2);
+	free(all);
+}
+
+static void test_throughput_cv(void **state)
+{
+	struct kt_checks_cfg cfg = cfg_optional();
+	const struct kt_check *c;
+	struct kt_check *all;
+	struct fx f;
+
+	(void)state;
+	cfg.max_throughput_cv = 0.5;
+	/* Rates 100, 100, 100, 500 per wall-second: mean 200, population
+	 * variance (3 * 100^2 + 300^2) / 4 = 30000, CV sqrt(30000) / 200. */
+	fx_init(&f, 2, 4);
+	f.w[1][0].work_units = f.w[1][1].work_units = f.w[1][2].work_units = 100;
+	f.w[1][3].work_units = 500;
+	c = eval_one(&cfg, &f, "throughput_cv", &all);
+	assert_false(c->passed);
+	assert_true(fabs(c->value - sqrt(30000) / 200) < 1e-12);
+	assert_true(c->threshold == 0.5);
+	assert_string_equal(c->message, "throughput CV 0.866 in cg_1 (4 cpu_spin workers: worker 0 "
+			    "100.0 units/s, worker 3 500.0 units/s) exceeds 0.500; 2 groups compared");
+	free(all);
+
+	/* Per wall-second: the same units in twice the wall time is half the rate. */
+	fx_init(&f, 1, 2);
+	f.w[0][1].wall_ns = 2000 * MS;
+	c = eval_one(&cfg, &f, "throughput_cv", &all);
+	/* rates 1000 and 500: mean 750, sd 250 */
+	assert_true(fabs(c->value - 250.0 / 750) < 1e-12);
+	assert_true(c->passed);
+	free(all);
+
+	/* Workers of different types are not compared with each other. */
+	fx_init(&f, 1, 4);
+	f.w[0][1].work_type = f.w[0][3].work_type = KTSTR__WORK_TYPE__WORK_IO_SYNC;
+	f.w[0][1].work_units = f.w[0][3].work_units = 10;
+	c = eval_one(&cfg, &f, "throughput_cv", &all);
+	assert_true(c->passed && c->value == 0);
+	want_msg(c, "; 2 groups compared");
+	free(all);
+	f.w[0][3].work_units = 30; /* io_sync 10 and 30: CV 0.5, at the threshold */
+	c = eval_one(&cfg, &f, "throughput_cv", &all);
+	assert_true(c->passed && c->value == 0.5);
+	assert_string_equal(c->message, "throughput CV 0.500 in cg_0 (2 io_sync workers: worker 1 "
+			    "10.0 units/s, worker 3 30.0 units/s) within 0.500; 2 groups compared");
+	free(all);
+
+	/* Unmeasured workers (wall 0) are left out; fewer than 2: nothing to compare. */
+	fx_init(&f, 1, 2);
+	f.w[0][1].wall_ns = 0;
+	c = eval_one(&cfg, &f, "throughput_cv", &all);
+	assert_true(c->passed && c->value == 0);
+	assert_string_equal(c->message, "no cgroup has 2 workers of one type with throughput "
+			    "measured, nothing to compare");
+	free(all);
+
+	/* No work at all: mean 0, no variation (not_starved.work says the rest). */
+	fx_init(&f, 1, 2);
+	f.w[0][0].work_units = f.w[0][1].work_units = 0;
+	c = eval_one(&cfg, &f, "throughput_cv", &all);
+	assert_true(c->passed && c->value == 0);
+	free(all);
+}
+
+static void test_work_rate(void **state)
+{
+	struct kt_checks_cfg cfg = cfg_optional();
+	const struct kt_check *c;
+	struct kt_check *all;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, 2, 2);
+	f.w[1][1].cpu_ns = 500 * MS; /* 2000 per CPU-second: not the lowest */
+	f.w[1][0].cpu_ns = 1000 * MS; /* 1000 per CPU-second: the lowest, at the threshold */
+	c = eval_one(&cfg, &f, "work_rate", &all);
+	assert_true(c->passed && c->value == 1000);
+	want_msg(c, "(cg_1 worker 0, cpu_spin) meets 1000.0 units/CPU-s");
+	free(all);
+
+	f.w[1][0].work_units = 999;
+	c = eval_one(&cfg, &f, "work_rate", &all);
+	assert_false(c->passed);
+	assert_true(c->value == 999 && c->threshold == 1000);
+	assert_string_equal(c->message, "lowest work rate 999.0 units per CPU-second (cg_1 worker 0, "
+			    "cpu_spin) is below 1000.0 units/CPU-s; 1 of 4 workers below");
+	free(all);
+
+	/* A slower guest does less per CPU-second: the threshold is divided. */
+	cfg.slowdown = 2;
+	c = eval_one(&cfg, &f, "work_rate", &all);
+	assert_true(c->passed && c->threshold == 500);
+	want_msg(c, "meets 500.0 units/CPU-s (1000 units/CPU-s / 2.0 measured slowdown)");
+	free(all);
+
+	/* No CPU time rates 0. */
+	f.w[0][1].cpu_ns = 0;
+	c = eval_one(&cfg, &f, "work_rate", &all);
+	assert_false(c->passed);
+	want_msg(c, "lowest work rate 0.0 units per CPU-second (cg_0 worker 1, cpu_spin)");
+	free(all);
+}
+
+static void test_p99_wake(void **state)
+{
+	struct kt_checks_cfg cfg = cfg_optional();
+	const struct kt_check *c;
+	struct kt_check *all;
+	struct fx f;
+
+	(void)state;
+	/* No wake-based work: nothing to judge, passes and says so. */
+	fx_init(&f, 1, 2);
+	c = eval_one(&cfg, &f, "wake_latency.p99", &all);
+	assert_true(c->passed && c->value == 0);
+	assert_string_equal(c->message, "no worker measured wake latency (no wake-based work), "
+			    "nothing to judge");
+	free(all);
+
+	fx_init(&f, 2, 2);
+	fx_wake(&f, 0, 0, 2000, 100);
+	fx_wake(&f, 1, 1, 3000, 100);
+	f.w[1][1].work_type = KTSTR__WORK_TYPE__WORK_PIPE_IO;
+	f.wl[0][1].count = 0; /* no wakeups: left out */
+	f.wl[0][1].p99_ns = 9999999;
+	f.w[0][1].wake_latency = &f.wl[0][1];
+	c = eval_one(&cfg, &f, "wake_latency.p99", &all);
+	assert_false(c->passed);
+	assert_true(c->value == 3000 && c->threshold == 2000);
+	assert_string_equal(c->message, "worst p99 wake latency 3000.0 us (cg_1 worker 1, pipe_io) "
+			    "exceeds 2000.0 us; 1 of 2 measured workers over");
+	free(all);
+
+	/* Scaled by the measured slowdown, and the message says by how much. */
+	cfg.slowdown = 1.6;
+	c = eval_one(&cfg, &f, "wake_latency.p99", &all);
+	assert_true(c->passed && c->threshold == 3200);
+	want_msg(c, "within 3200.0 us (2000 us x 1.6 measured slowdown)");
+	free(all);
+}
+
+static void test_wake_cv(void **state)
+{
+	struct kt_checks_cfg cfg = cfg_optional();
+	const struct kt_check *c;
+	struct kt_check *all;
+	struct fx f;
+
+	(void)state;
+	cfg.max_wake_cv = 0.4;
+	fx_init(&f, 1, 3);
+	fx_wake(&f, 0, 0, 5000, 1000);
+	fx_wake(&f, 0, 2, 5000, 3000); /* worker 1 has none: left out */
+	c = eval_one(&cfg, &f, "wake_latency.cv", &all);
+	/* means 1000 and 3000 us: mean 2000, sd 1000 */
+	assert_false(c->passed);
+	assert_true(c->value == 0.5 && c->threshold == 0.4);
+	assert_string_equal(c->message, "mean wake latency CV 0.500 in cg_0 (2 cpu_spin workers: "
+			    "worker 0 1000.0 us, worker 2 3000.0 us) exceeds 0.400; 1 groups compared");
+	free(all);
+	cfg.max_wake_cv = 0.5;
+	c = eval_one(&cfg, &f, "wake_latency.cv", &all);
+	assert_true(c->passed);
+	free(all);
+	/* A CV is a ratio: not scaled by the slowdown. */
+	cfg.max_wake_cv = 0.4;
+	cfg.slowdown = 10;
+	c = eval_one(&cfg, &f, "wake_latency.cv", &all);
+	assert_false(c->passed);
+	assert_true(c->threshold == 0.4);
+	free(all);
+}
+
+static void test_migration_ratio(void **state)
+{
+	struct kt_checks_cfg cfg = cfg_optional();
+	const struct kt_check *c;
+	struct kt_check *all;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, 2, 2);
+	f.w[0][1].migrations = 30; /* 0.3 per timeslice */
+	f.w[1][0].migrations = 50;
+	f.w[1][0].timeslices = 0; /* no schedstat: left out */
+	c = eval_one(&cfg, &f, "migration_ratio", &all);
+	assert_false(c->passed);
+	assert_true(c->value == 0.3 && c->threshold == 0.25);
+	assert_string_equal(c->message, "worst migration ratio 0.300 per timeslice (cg_0 worker 1: 30 "
+			    "migrations in 100 timeslices) exceeds 0.250; 1 of 3 measured workers over");
+	free(all);
+
+	fx_init(&f, 1, 2);
+	f.w[0][0].timeslices = f.w[0][1].timeslices = 0;
+	c = eval_one(&cfg, &f, "migration_ratio", &all);
+	assert_true(c->passed);
+	assert_string_equal(c->message, "no worker reported timeslices (schedstat), nothing to judge");
+	free(all);
+}
+
+static void test_gap_scaled(void **state)
+{
+	struct kt_checks_cfg cfg = cfg_all();
+	const struct kt_check *c;
+	struct kt_check *all;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, 1, 2);
+	f.w[0][1].max_gap_ns = 20000 * MS;
+	cfg.slowdown = 11.8;
+	c = eval_one(&cfg, &f, "not_starved.gap", &all);
+	assert_true(c->passed);
+	assert_true(fabs(c->threshold - 23600) < 1e-9);
+	assert_string_equal(c->message, "2 workers in 1 cgroups, worst gap 20000.0 ms (cg_0 worker 1), "
+			    "threshold 23600.0 ms (2000 ms x 11.8 measured slowdown)");
+	free(all);
+	f.w[0][1].max_gap_ns = 23601 * MS;
+	c = eval_one(&cfg, &f, "not_starved.gap", &all);
+	assert_false(c->passed);
+	assert_string_equal(c->message, "worst gap 23601.0 ms (cg_0 worker 1) exceeds 23600.0 ms "
+			    "(2000 ms x 11.8 measured slowdown); 1 of 2 workers over");
+	free(all);
+
+	/* A slowdown below 1, zero or not a number is no scaling: never stricter. */
+	{
+		const double bad[] = { 0.5, 0, NAN, -3 };
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			cfg.slowdown = bad[i];
+			c = eval_one(&cfg, &f, "not_starved.gap", &all);
+			assert_true(c->threshold == 2000);
+			assert_null(strstr(c->message, "slowdown"));
+			free(all);
+		}
+	}
+}
+
+static void test_isolation_segments(void **state)
+{
+	struct kt_checks_cfg cfg = cfg_all();
+	const struct kt_check *c;
+	struct kt_check *all;
+	struct fx f;
+
+	(void)state;
+	/* Worker 0 moved from cg_0 (0-1) to cg_b (2-3): judged per segment,
+	 * not against the enclosing cgroup's 0-1. */
+	fx_init(&f, 1, 2);
+	fx_segments(&f, 0, 0, "cg_0", 0, 1, "cg_b", 2, 3);
+	f.seen[0][0][0] = 3;
+	c = eval_one(&cfg, &f, "isolation", &all);
+	assert_true(c->passed);
+	free(all);
+
+	/* Seen on CPU 1 while in cg_b. */
+	f.seg_seen[0][0][1][0] = 1;
+	c = eval_one(&cfg, &f, "isolation", &all);
+	assert_false(c->passed);
+	assert_true(c->value == 1);
+	assert_string_equal(c->message, "1 of 2 workers ran outside their cgroup's CPUs: cg_0 worker 0 "
+			    "in cgroup cg_b (segment 1) on CPU 1 (allowed 2-3)");
+	free(all);
+
+	/* Both segments wrong: one worker, both segments named. */
+	f.seg_seen[0][0][0][0] = 5;
+	c = eval_one(&cfg, &f, "isolation", &all);
+	assert_true(c->value == 1);
+	want_msg(c, "cg_0 worker 0 in cgroup cg_0 (segment 0) on CPU 5 (allowed 0-1); cg_0 worker 0 "
+		 "in cgroup cg_b (segment 1) on CPU 1 (allowed 2-3)");
+	free(all);
+
+	/* Every worker segmented: the cgroup needs no cpus of its own. */
+	fx_init(&f, 1, 2);
+	fx_segments(&f, 0, 0, "cg_0", 0, 0, "cg_b", 2, 2);
+	fx_segments(&f, 0, 1, "cg_0", 0, 1, "cg_b", 2, 3);
+	f.cg[0].n_cpus = 0;
+	c = eval_one(&cfg, &f, "isolation", &all);
+	assert_true(c->passed);
+	free(all);
+
+	/* Unjudgeable segments. */
+	f.seg[0][1][1].n_cpus = 0;
+	eval_fails(&cfg, &f.res, "result: cgroup 'cg_0' worker 1 segment 1 reported no cpus, so "
+		   "isolation cannot be checked");
+	cfg.isolation = false; /* without isolation, segment cpus do not matter */
+	c = eval_one(&cfg, &f, "not_starved.work", &all);
+	free(all);
+	cfg.isolation = true;
+	f.seg[0][1][1].n_cpus = 2;
+	f.segp[0][1][0] = NULL;
+	eval_fails(&cfg, &f.res, "result: cgroup 'cg_0' worker 1 segment 0: missing or inconsistent");
+	f.segp[0][1][0] = &f.seg[0][1][0];
+	f.seg[0][1][0].cpus_seen = NULL;
+	eval_fails(&cfg, &f.res, "worker 1 segment 0: missing or inconsistent");
+	f.seg[0][1][0].cpus_seen = f.seg_seen[0][1][0];
+	f.w[0][1].segments = NULL;
+	eval_fails(&cfg, &f.res, "result: cgroup 'cg_0' worker 1: inconsistent arrays");
+}
+
 /* Through the wire format: what the host really evaluates. */
 static void test_unpacked(void **state)
 {
@@ -473,6 +880,14 @@ int main(void)
 		cmocka_unit_test(test_long_messages),
 		cmocka_unit_test(test_unjudgeable),
 		cmocka_unit_test(test_unpacked),
+		cmocka_unit_test(test_optional_pass),
+		cmocka_unit_test(test_throughput_cv),
+		cmocka_unit_test(test_work_rate),
+		cmocka_unit_test(test_p99_wake),
+		cmocka_unit_test(test_wake_cv),
+		cmocka_unit_test(test_migration_ratio),
+		cmocka_unit_test(test_gap_scaled),
+		cmocka_unit_test(test_isolation_segments),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
