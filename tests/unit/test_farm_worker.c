@@ -502,6 +502,12 @@ static void admission(void **state)
 	x.checks.max_gap_ms = -1;
 	expect_verdict(&cap, &x.a, KT_FW_ERROR, "checks.max_gap_ms -1");
 	x.checks.has_max_gap_ms = 0;
+	x.checks.has_max_wake_cv = 1;
+	x.checks.max_wake_cv = 1000;
+	expect_verdict(&cap, &x.a, KT_FW_ERROR, "checks.max_wake_cv 1000: expected 0 to 100");
+	x.checks.max_wake_cv = -1; /* off */
+	expect_verdict(&cap, &x.a, KT_FW_RUN, NULL);
+	x.checks.has_max_wake_cv = 0;
 	x.a.has_workers = 1;
 	x.a.workers = 257;
 	expect_verdict(&cap, &x.a, KT_FW_ERROR, "workers 257");
@@ -543,6 +549,21 @@ static void check_overrides(void **state)
 	assert_false(c.not_starved);
 	assert_true(c.isolation);
 	assert_true(c.max_gap_ms == 5000 && c.max_spread == 15);
+	/* The optional checks: a value turns one on, a negative one off. */
+	assert_true(c.max_p99_wake_us == KT_CHECK_OFF);
+	o.has_max_p99_wake_us = o.has_max_migration_ratio = 1;
+	o.max_p99_wake_us = 1500;
+	o.max_migration_ratio = 0.5;
+	kt_fw_apply_checks(&o, &c);
+	assert_true(c.max_p99_wake_us == 1500 && c.max_migration_ratio == 0.5);
+	o.max_p99_wake_us = -1;
+	kt_fw_apply_checks(&o, &c);
+	assert_true(c.max_p99_wake_us == KT_CHECK_OFF && c.max_migration_ratio == 0.5);
+	/* Out of range (kt_fw_admit refuses such an assignment): nothing applied. */
+	o.max_migration_ratio = 1e9;
+	o.max_gap_ms = 7000;
+	kt_fw_apply_checks(&o, &c);
+	assert_true(c.max_gap_ms == 5000 && c.max_migration_ratio == 0.5);
 }
 
 /* ---- child outcomes ---- */

@@ -551,6 +551,74 @@ static void test_test_errors(void **state)
 
 /* A catalog scenario is checked against each topology and the run's
  * parameters at parse time. */
+/* A scheduler's checks: apply to its entries; a test's win key by key
+ * (scenario < scheduler < test; the worker applies them to the scenario's). */
+static void test_scheduler_checks(void **state)
+{
+	struct kt_matrix *m = parse_ok(
+		HEAD
+		"schedulers:\n"
+		"  - {name: eevdf, checks: {max_gap_ms: 2500}}\n"
+		"  - name: scx-ktstr\n"
+		"    checks: {max_gap_ms: 4000, max_p99_wake_us: 900, max_wake_cv: 0.3}\n"
+		"tests:\n"
+		"  - {scenario: steady}\n"
+		"  - scenario: wake-chains\n"
+		"    checks: {max_gap_ms: 6000, max_wake_cv: off, isolation: true}\n");
+	const struct kt_entry_def *e;
+	struct kt_entry_def *d;
+	struct kt_checks_cfg cfg;
+	size_t n;
+
+	(void)state;
+	d = expand_ok(m, NULL, &n);
+	assert_int_equal(n, 4);
+	e = find(d, n, "steady/1n1l2c1t/eevdf:default/debian:sid");
+	assert_true(e->checks.has[KT_CK_MAX_GAP_MS] && e->checks.v.max_gap_ms == 2500);
+	assert_false(e->checks.has[KT_CK_MAX_P99_WAKE_US] || e->checks.has[KT_CK_ISOLATION]);
+	e = find(d, n, "steady/1n1l2c1t/scx-ktstr:default/debian:sid");
+	assert_true(e->checks.v.max_gap_ms == 4000 && e->checks.v.max_p99_wake_us == 900);
+	assert_true(e->checks.has[KT_CK_MAX_WAKE_CV] && e->checks.v.max_wake_cv == 0.3);
+	e = find(d, n, "wake-chains/1n1l2c1t/eevdf:default/debian:sid");
+	assert_true(e->checks.v.max_gap_ms == 6000 && e->checks.v.isolation);
+	assert_true(e->checks.has[KT_CK_MAX_WAKE_CV] && e->checks.v.max_wake_cv == KT_CHECK_OFF);
+	assert_false(e->checks.has[KT_CK_MAX_P99_WAKE_US]);
+	e = find(d, n, "wake-chains/1n1l2c1t/scx-ktstr:default/debian:sid");
+	assert_true(e->checks.v.max_gap_ms == 6000);         /* test over scheduler */
+	assert_true(e->checks.v.max_p99_wake_us == 900);     /* the scheduler's */
+	assert_true(e->checks.v.max_wake_cv == KT_CHECK_OFF); /* the test turned it off */
+	/* On top of the scenario's own (wake-chains sets max_spread 50). */
+	{
+		struct kt_scenario *sc;
+		struct kt_err err;
+
+		assert_int_equal(kt_scenario_load("wake-chains", &sc, &err), 0);
+		cfg = *kt_scenario_checks(sc);
+		kt_checks_over_apply(&e->checks, &cfg);
+		assert_true(cfg.max_spread == kt_scenario_checks(sc)->max_spread);
+		assert_true(cfg.max_gap_ms == 6000 && cfg.max_p99_wake_us == 900);
+		assert_true(cfg.isolation && cfg.max_wake_cv == KT_CHECK_OFF);
+		kt_scenario_free(sc);
+	}
+	kt_entry_defs_free(d, n);
+	kt_matrix_free(m);
+
+	parse_err(HEAD "schedulers:\n  - name: scx-ktstr\n    checks: {max_gap: 1}\n"
+		  "tests: [{scenario: steady}]\n",
+		  "m.yaml:6: schedulers[0].checks.max_gap: unknown key (expected not_starved, "
+		  "max_gap_ms, max_spread, isolation, max_throughput_cv, min_work_rate, "
+		  "max_p99_wake_us, max_wake_cv, max_migration_ratio)");
+	parse_err(HEAD "schedulers:\n  - name: eevdf\n    checks:\n      max_wake_cv: 101\n"
+		  "tests: [{scenario: steady}]\n",
+		  "m.yaml:7: schedulers[0].checks.max_wake_cv: 101 is not a number in [0, 100] or off");
+	parse_err(HEAD "schedulers: [{name: eevdf, checks: [1]}]\ntests: [{scenario: steady}]\n",
+		  "m.yaml:4: schedulers[0].checks: expected a mapping, got a list");
+	parse_err(HEAD "tests: [{scenario: steady, checks: {min_work_rate: -1}}]\n",
+		  "m.yaml:4: tests[0].checks.min_work_rate: -1 is not a number in [0, 1e+15] or off");
+	parse_err(HEAD "tests:\n  - scenario: steady\n    checks:\n      isolation: off\n",
+		  "m.yaml:7: tests[0].checks.isolation: expected true or false, got 'off'");
+}
+
 static void test_scenario_checked(void **state)
 {
 	(void)state;
@@ -798,6 +866,7 @@ int main(void)
 		cmocka_unit_test(test_constraints),
 		cmocka_unit_test(test_test_fields),
 		cmocka_unit_test(test_test_errors),
+		cmocka_unit_test(test_scheduler_checks),
 		cmocka_unit_test(test_scenario_checked),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_top_level_errors),

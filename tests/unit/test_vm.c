@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include "calib.h"
 #include "entry.h"
 #include "frame.h"
 #include "vm.h"
@@ -338,6 +339,48 @@ static void table_check_fails(void **state)
 	EXPECT(f, KT_FAIL, "not_starved.gap");
 }
 
+/* Time thresholds scale with the guest's measured slowdown (Hello.calib_ns
+ * against this process's own measurement); without one they do not. */
+static void table_speed(void **state)
+{
+	struct fixture *f = fixture();
+	struct kt_checks_cfg cfg;
+	uint64_t host = kt_calib_host_ns();
+
+	(void)state;
+	f->w[0].max_gap_ns = 2500000000ull; /* over 2000 ms, under 3 x 2000 */
+	f->hello.calib_ns = 3 * host;
+	assert_int_equal(outcome(f), KT_PASS);
+	assert_true(f->r.speed.guest_ns == 3 * host && f->r.speed.host_ns == host);
+	assert_true(f->r.speed.factor == 3);
+	assert_string_equal(f->r.checks[2].name, "not_starved.gap");
+	assert_true(f->r.checks[2].threshold == 6000);
+	if (!strstr(f->r.checks[2].message, "threshold 6000.0 ms (2000 ms x 3.0 measured slowdown)"))
+		fail_msg("gap message: %s", f->r.checks[2].message);
+	fixture_free(f);
+
+	/* The request's thresholds are scaled the same way. */
+	f = fixture();
+	kt_checks_cfg_default(&cfg);
+	cfg.max_gap_ms = 1000;
+	f->req.checks = &cfg;
+	f->w[0].max_gap_ns = 2500000000ull;
+	f->hello.calib_ns = 3 * host;
+	assert_int_equal(outcome(f), KT_PASS);
+	fixture_free(f);
+
+	/* An agent that did not measure: no scaling. */
+	f = fixture();
+	f->w[0].max_gap_ns = 2500000000ull;
+	f->hello.calib_ns = 0;
+	EXPECT(f, KT_FAIL, "exceeds 2000.0 ms; 1 of 2 workers over");
+	f = fixture();
+	f->hello.calib_ns = host / 2; /* faster than the host: never stricter */
+	assert_int_equal(outcome(f), KT_PASS);
+	assert_true(f->r.speed.factor == 1);
+	fixture_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +396,7 @@ int main(void)
 		cmocka_unit_test(table_result_kinds),
 		cmocka_unit_test(table_mismatches),
 		cmocka_unit_test(table_check_fails),
+		cmocka_unit_test(table_speed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
