@@ -232,6 +232,8 @@ void kt_report_json_early(FILE *f, enum kt_status status, const char *message,
 	kt_json_u64(&j, 0);
 	kt_json_key(&j, "run_ms");
 	kt_json_u64(&j, 0);
+	kt_json_key(&j, "speed");
+	kt_json_null(&j);
 	kt_json_key(&j, "cgroups");
 	kt_json_arr_begin(&j);
 	kt_json_arr_end(&j);
