@@ -450,12 +450,12 @@ struct group_ix {
 static int by_type(const void *a, const void *b, void *arg)
 {
 	const Ktstr__CgroupStats *cg = arg;
-	int ta = cg->workers[*(const size_t *)a]->work_type;
-	int tb = cg->workers[*(const size_t *)b]->work_type;
+	size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
+	int ta = cg->workers[ia]->work_type, tb = cg->workers[ib]->work_type;
 
 	if (ta != tb)
 		return ta < tb ? -1 : 1;
-	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+	return ia < ib ? -1 : ia > ib;
 }
 
 static void group_init(struct group_ix *g, const Ktstr__CgroupStats *cg)
