@@ -455,6 +455,65 @@ static void random_bytes(void **state)
 	btf__free(btf);
 }
 
+/* Random type graphs: kinds pointing at random ids, including ones not
+ * yet defined, missing or their own. Every render either succeeds with
+ * valid JSON or fails cleanly; ASan builds check for stray reads. */
+static void random_btf(void **state)
+{
+	unsigned seed = 7;
+
+	(void)state;
+	for (int round = 0; round < 200; round++) {
+		struct btf *btf = btf__new_empty();
+		int n = 12;
+		uint8_t buf[256];
+
+		btf__add_int(btf, "int", 4, BTF_INT_SIGNED);
+		for (int i = 0; i < n; i++) {
+			int ref = rand_r(&seed) % (n + 4);
+			unsigned sz = 1 + rand_r(&seed) % 16;
+
+			switch (rand_r(&seed) % 8) {
+			case 0: btf__add_typedef(btf, "t", ref); break;
+			case 1: btf__add_const(btf, ref); break;
+			case 2: btf__add_ptr(btf, ref); break;
+			case 3: btf__add_array(btf, 1, ref, rand_r(&seed) % 5); break;
+			case 4:
+				btf__add_struct(btf, "s", sz);
+				btf__add_field(btf, "a", ref, 0, 0);
+				btf__add_field(btf, "b", 1 + rand_r(&seed) % (n + 1),
+					       8 * (rand_r(&seed) % 8), rand_r(&seed) % 3 ? 0 : 3);
+				break;
+			case 5:
+				btf__add_enum(btf, "e", 4);
+				btf__add_enum_value(btf, "X", 1);
+				break;
+			case 6: btf__add_volatile(btf, ref); break;
+			default: btf__add_int(btf, "u", 1 << rand_r(&seed) % 4, 0); break;
+			}
+		}
+		for (uint32_t id = 0; id < (uint32_t)n + 6; id++) {
+			size_t len = rand_r(&seed) % 3 ? (size_t)btf__resolve_size(btf, id) : 0;
+			struct kt_dump *d;
+			struct kt_err e;
+			char *s;
+
+			if (len > sizeof(buf))
+				len = rand_r(&seed) % sizeof(buf);
+			for (size_t i = 0; i < sizeof(buf); i++)
+				buf[i] = (uint8_t)rand_r(&seed);
+			s = render(btf, id, buf, len, &e);
+			if (!s)
+				continue;
+			if (kt_dump_parse(s, strlen(s), &d, &e))
+				fail_msg("%s: %s", e.msg, s);
+			kt_dump_free(d);
+			free(s);
+		}
+		btf__free(btf);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -467,6 +526,7 @@ int main(void)
 		cmocka_unit_test(wrong_sizes_rejected),
 		cmocka_unit_test(malformed_btf),
 		cmocka_unit_test(random_bytes),
+		cmocka_unit_test(random_btf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

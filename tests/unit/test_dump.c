@@ -277,6 +277,42 @@ static void accessor_wrong_type(void **state)
 	kt_dump_free(d);
 }
 
+/* Mutations of a valid dump: each parses or is rejected, never crashes;
+ * what parses prints back to JSON that parses again. */
+static void mutations(void **state)
+{
+	const size_t n = strlen(DUMP);
+	char *buf = malloc(n + 1);
+	unsigned seed = 3;
+	static const char alphabet[] = "{}[]\":,\\u0123456789-+.eE tfn\x01\xff";
+
+	(void)state;
+	for (int it = 0; it < 3000; it++) {
+		struct kt_dump *d, *d2;
+		const struct kt_dval *v;
+		struct kt_err e;
+		char *p;
+		size_t len = n;
+
+		memcpy(buf, DUMP, n);
+		for (int k = 1 + rand_r(&seed) % 4; k > 0; k--)
+			buf[rand_r(&seed) % n] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+		if (rand_r(&seed) % 4 == 0)
+			len = rand_r(&seed) % n;
+		if (kt_dump_parse(buf, len, &d, &e))
+			continue;
+		(void)kt_dump_var(d, "st.cpus[1]", &v, &e);
+		(void)kt_dump_var(d, "task_ctx[1].slice", &v, &e);
+		p = printed(kt_dump_root(d));
+		if (kt_dump_parse(p, strlen(p), &d2, &e))
+			fail_msg("reprint does not parse: %s", e.msg);
+		kt_dump_free(d2);
+		free(p);
+		kt_dump_free(d);
+	}
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +322,7 @@ int main(void)
 		cmocka_unit_test(accessor_found),
 		cmocka_unit_test(accessor_not_found),
 		cmocka_unit_test(accessor_wrong_type),
+		cmocka_unit_test(mutations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
