@@ -12,6 +12,7 @@
 #define MAX_PATH 512		/* characters in a dotted path */
 #define MAX_COMPS 32		/* components in a path */
 #define MAX_INDEX 8		/* [i] per component */
+#define MAX_VALUES (1u << 20)	/* values in one document */
 #define CHUNK (64u * 1024u)
 
 enum dv_type { DV_NULL, DV_BOOL, DV_INT, DV_UINT, DV_DOUBLE, DV_STRING, DV_ARRAY, DV_OBJECT };
@@ -68,6 +69,7 @@ struct parser {
 	struct kt_dump *d;
 	struct kt_err *err;
 	int depth;
+	size_t values;
 };
 
 static int perr(struct parser *ps, const char *what)
@@ -373,6 +375,8 @@ static bool word(struct parser *ps, const char *w)
 static int parse_value(struct parser *ps, struct kt_dval *v)
 {
 	memset(v, 0, sizeof(*v));
+	if (++ps->values > MAX_VALUES)
+		return perr(ps, "more than 1048576 values");
 	skip_ws(ps);
 	if (ps->p == ps->end)
 		return perr(ps, "unexpected end");

@@ -20,7 +20,7 @@
 #define MAX_CPUS 4096		/* per-CPU values rendered per entry */
 #define MAX_ERRORS 32		/* "errors" kept; the rest counted */
 #define MAP_HDR_MAX 512		/* bytes a map object takes without entries */
-#define TAIL_MAX 128		/* closing the document */
+#define TAIL_MAX 256		/* closing a map's entries and the document */
 #define MAX_BTFS 16		/* distinct BTF objects per render */
 
 struct held_map {
@@ -328,7 +328,7 @@ static bool fits(struct out *o, size_t n)
 {
 	long pos = ftell(o->f);
 
-	return pos >= 0 && (size_t)pos + n + o->reserve <= o->max;
+	return pos >= 0 && n < o->max && (size_t)pos + n + o->reserve <= o->max;
 }
 
 static bool lookup_ok(const struct held_map *m, const void *key, void *val,
@@ -543,6 +543,8 @@ int kt_mapdump_render(const struct kt_mapdump *d, size_t max_bytes, char **out,
 	size_t size = 0, maps_dropped = d->dropped;
 	char *buf = NULL;
 
+	if (!d)
+		return kt_errf(err, "map dump: no held maps");
 	if (o.max < 1024)
 		return kt_errf(err, "map dump limit of %zu bytes is below 1024", o.max);
 	o.f = open_memstream(&buf, &size);

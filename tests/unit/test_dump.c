@@ -111,6 +111,21 @@ static void rejects(void **state)
 	/* the size check comes before any byte is read */
 	assert_int_equal(kt_dump_parse("x", (size_t)KT_DUMP_MAX_BYTES + 1, &d, &e), -1);
 	assert_non_null(strstr(e.msg, "exceeds"));
+	/* too many values, though well under the byte limit */
+	{
+		size_t cnt = (1u << 20) + 1, len = 0;
+		char *big = malloc(cnt * 2 + 2);
+
+		big[len++] = '[';
+		for (size_t i = 0; i < cnt; i++) {
+			big[len++] = '0';
+			big[len++] = ',';
+		}
+		big[len - 1] = ']';
+		assert_int_equal(kt_dump_parse(big, len, &d, &e), -1);
+		assert_non_null(strstr(e.msg, "values"));
+		free(big);
+	}
 	/* truncations of a valid document all fail cleanly */
 	{
 		const char *doc = "{\"a\":[1,{\"b\":\"c\\u00e9\"},-2.5e3],\"d\":true}";
