@@ -178,7 +178,7 @@ static int parse_string(struct parser *ps, const char **out, size_t *len)
 {
 	const char *q = ps->p;
 	char *buf, *o;
-	size_t n;
+	size_t n = 0;
 
 	while (q < ps->end && *q != '"')
 		q += *q == '\\' && q + 1 < ps->end ? 2 : 1;

@@ -613,7 +613,7 @@ void kt_btf_render_hex(struct kt_json *j, const void *data, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	const uint8_t *p = data;
-	char buf[512];
+	char buf[512] = {0};
 	size_t o = 0;
 
 	/* One string, written in pieces would need a raw writer: build it. */

@@ -68,7 +68,7 @@ static int add_map_id(struct kt_mapdump *d, uint32_t id, struct kt_err *err)
 /* The map id an fd of PID refers to, from its fdinfo; 0 if not a map. */
 static uint32_t fd_map_id(pid_t pid, const char *fdname)
 {
-	char path[64], link[64], buf[4096];
+	char path[320], link[64], buf[4096];
 	const char *p;
 	ssize_t n;
 	unsigned id;
