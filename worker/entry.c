@@ -30,7 +30,7 @@
  * stop, failure dump and kernel dump add to the guest's watchdog. */
 #define KT_SCHED_ENABLE_TCG_MS 30000
 #define KT_SCHED_ENABLE_KVM_MS 10000
-#define KT_SCHED_STOP_MS 15000
+#define KT_SCHED_STOP_MS 25000
 /* The entry's sched_ext watchdog for the built-in fixture when its args do
  * not set one (the kernel's own default is 30 s). */
 #define KT_SCX_KTSTR_TIMEOUT_MS 4000
