@@ -41,7 +41,7 @@
 #define KT_SNAP_MAX_WATCHES 3
 #define KT_SNAP_MAX 32                 /* captures kept per scenario */
 #define KT_SNAP_BUDGET (768u * 1024u)  /* JSON bytes of all captures: COM2 */
-#define KT_SNAP_MIN_BYTES 256          /* a capture gets at least this */
+#define KT_SNAP_MIN_BYTES 1024         /* a capture gets at least this (mapdump's floor) */
 #define KT_SNAP_POLL_US 1000
 #define KT_SNAP_NAME_MAX 63
 
