@@ -1,7 +1,10 @@
+#define _GNU_SOURCE
 #include <ctype.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <string.h>
 #include "cpuset.h"
+#include "dump.h"
 #include "json.h"
 #include "report.h"
 
@@ -159,6 +162,71 @@ static void json_sched(struct kt_json *j, const struct kt_entry_req *req,
 	kt_json_obj_end(j);
 }
 
+/* A dump or snapshot from the guest, re-printed through the dump parser
+ * (common/dump.h): text that does not parse becomes {"error": ...}, so
+ * guest bytes never reach the report raw. */
+static void json_dump(struct kt_json *j, const char *text)
+{
+	struct kt_dump *d;
+	struct kt_err e;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m;
+
+	if (kt_dump_parse(text, strlen(text), &d, &e)) {
+		kt_json_obj_begin(j);
+		kt_json_key(j, "error");
+		kt_json_str(j, e.msg);
+		kt_json_obj_end(j);
+		return;
+	}
+	m = open_memstream(&buf, &len);
+	if (!m)
+		abort();
+	kt_dval_print(kt_dump_root(d), m);
+	fclose(m);
+	kt_json_raw(j, buf);
+	free(buf);
+	kt_dump_free(d);
+}
+
+/* `dump`: the failure dump or null; `snapshots`: {NAME: dump or {error}},
+ * a repeated name as NAME#2, NAME#3, ... */
+static void json_dumps(struct kt_json *j, const Ktstr__ScenarioResult *res)
+{
+	kt_json_key(j, "dump");
+	if (res && res->dump_json && res->dump_json[0])
+		json_dump(j, res->dump_json);
+	else
+		kt_json_null(j);
+	kt_json_key(j, "snapshots");
+	kt_json_obj_begin(j);
+	for (size_t i = 0; res && i < res->n_snapshots; i++) {
+		const Ktstr__Snapshot *s = res->snapshots[i];
+		unsigned same = 1;
+		char key[160];
+
+		for (size_t k = 0; k < i; k++)
+			same += strcmp(res->snapshots[k]->name, s->name) == 0;
+		if (same > 1)
+			snprintf(key, sizeof(key), "%.140s#%u", s->name, same);
+		else
+			snprintf(key, sizeof(key), "%.140s", s->name);
+		kt_json_key(j, key);
+		if (s->json && s->json[0]) {
+			json_dump(j, s->json);
+		} else {
+			kt_json_obj_begin(j);
+			kt_json_key(j, "error");
+			kt_json_str(j, s->error);
+			kt_json_key(j, "at_ms");
+			kt_json_u64(j, s->at_ms);
+			kt_json_obj_end(j);
+		}
+	}
+	kt_json_obj_end(j);
+}
+
 void kt_report_json(FILE *f, const struct kt_entry_req *req, const struct kt_entry_result *r)
 {
 	struct kt_json j;
@@ -218,6 +286,7 @@ void kt_report_json(FILE *f, const struct kt_entry_req *req, const struct kt_ent
 	kt_json_key(&j, "guest_kernel");
 	kt_json_str(&j, r->hello ? r->hello->kernel_release : NULL);
 	json_sched(&j, req, r);
+	json_dumps(&j, r->result);
 	kt_json_key(&j, "cgroups");
 	json_cgroups(&j, r->result);
 	kt_json_key(&j, "checks");
@@ -280,6 +349,13 @@ void kt_report_json_early(FILE *f, enum kt_status status, const char *message,
 	kt_json_null(&j);
 	kt_json_key(&j, "accel");
 	kt_json_null(&j);
+	kt_json_key(&j, "scheduler");
+	kt_json_null(&j);
+	kt_json_key(&j, "dump");
+	kt_json_null(&j);
+	kt_json_key(&j, "snapshots");
+	kt_json_obj_begin(&j);
+	kt_json_obj_end(&j);
 	kt_json_key(&j, "boot_ms");
 	kt_json_u64(&j, 0);
 	kt_json_key(&j, "run_ms");
