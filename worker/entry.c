@@ -324,6 +324,7 @@ static void judge_payloads(const Ktstr__EntrySpec *spec, struct kt_entry_result 
 {
 	enum kt_payload_verdict worst = KT_PAYLOAD_PASS;
 	char msg[512], first[512] = "";
+	size_t n = 0;
 
 	for (size_t i = 0; i < spec->n_steps; i++)
 		for (size_t k = 0; k < spec->steps[i]->n_ops; k++) {
@@ -332,6 +333,7 @@ static void judge_payloads(const Ktstr__EntrySpec *spec, struct kt_entry_result 
 
 			if (op->op_case != KTSTR__OP__OP_RUN_PAYLOAD)
 				continue;
+			n++;
 			v = kt_payload_check(op->run_payload,
 					     payload_result(r->result, op->run_payload->name),
 					     killed_by_op(spec, op->run_payload->name), msg,
@@ -345,6 +347,9 @@ static void judge_payloads(const Ktstr__EntrySpec *spec, struct kt_entry_result 
 		set_status(r, KT_FAIL, "%s", first);
 	else if (worst == KT_PAYLOAD_ERROR)
 		set_status(r, KT_ERROR, "%s", first);
+	else if (n && strlen(r->message) + 32 < sizeof(r->message))
+		snprintf(r->message + strlen(r->message), sizeof(r->message) - strlen(r->message),
+			 "; %zu payloads passed", n);
 }
 
 /* The checks' verdict on a scenario that ran to completion. */
