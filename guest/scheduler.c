@@ -402,7 +402,7 @@ static int spawn(struct kt_sched *s, struct kt_err *err)
 	close(st[1]);
 	s->out_fd = out[0];
 	s->st_fd = st[0];
-	if (pthread_create(&s->reader, NULL, reader_main, s) == 0)
+	if (kt_boot_rt_thread(&s->reader, reader_main, s, KT_BOOT_RT_PRIO) == 0)
 		s->reader_started = true;
 	else
 		kt_glog("scheduler: no output reader thread (its output is lost)");

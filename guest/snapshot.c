@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "boot.h"
 #include "glog.h"
 #include "snapshot.h"
 #include "util.h"
@@ -76,6 +77,7 @@ static void capture_locked(struct kt_snap *s, const char *name)
 	size_t left = s->budget > s->used ? s->budget - s->used : 0;
 	struct kt_err e = {{0}};
 	char *json = NULL;
+	uint64_t t0;
 
 	if (s->n_caps == KT_SNAP_MAX) {
 		kt_glog("snapshot %s: dropped, %d captures already taken", name, KT_SNAP_MAX);
@@ -85,6 +87,7 @@ static void capture_locked(struct kt_snap *s, const char *name)
 	ktstr__snapshot__init(c);
 	c->name = kt_xstrdup(name);
 	c->at_ms = kt_now_ms() - s->t0_ms;
+	t0 = kt_now_ms();
 	if (left < KT_SNAP_MIN_BYTES)
 		kt_errf(&e, "snapshot %s: the budget of %zu bytes for all captures is used up", name,
 			s->budget);
@@ -93,7 +96,8 @@ static void capture_locked(struct kt_snap *s, const char *name)
 	if (json) {
 		c->json = json;
 		s->used += strlen(json);
-		kt_glog("snapshot %s: %zu bytes at %" PRIu64 " ms", name, strlen(json), c->at_ms);
+		kt_glog("snapshot %s: %zu bytes at %" PRIu64 " ms, rendered in %" PRIu64 " ms", name,
+			strlen(json), c->at_ms, kt_now_ms() - t0);
 	} else {
 		c->error = kt_xstrdup(e.msg);
 		kt_glog("%s (the scenario goes on)", e.msg);
@@ -162,6 +166,15 @@ static bool watch_hit(struct watch *w)
 	return false;
 }
 
+static void close_breakpoints(struct watch *w)
+{
+	for (size_t j = 0; j < w->n_pfd; j++)
+		close(w->pfd[j]);
+	free(w->pfd);
+	w->pfd = NULL;
+	w->n_pfd = 0;
+}
+
 static void *poll_main(void *arg)
 {
 	struct kt_snap *s = arg;
@@ -190,8 +203,13 @@ static void *poll_main(void *arg)
 			if (w->fired || !watch_hit(w))
 				continue;
 			w->fired = true;
+			/* Every further hit traps on every CPU (and under TCG
+			 * costs whole milliseconds): disarm first. */
+			close_breakpoints(w);
 			snprintf(name, sizeof(name), "watch:%s", w->symbol);
 			capture_locked(s, name);
+			/* the render is not part of the poll period */
+			prev = kt_now_ns();
 		}
 		pthread_mutex_unlock(&s->lock);
 		/* A late wake-up is not made up for with a burst of polls. */
@@ -340,7 +358,7 @@ int kt_snap_watch(struct kt_snap *s, const char *symbol, struct kt_err *err)
 	kt_glog("watch_snapshot %s: armed (%s)", clean,
 		w.kernel ? "hardware write breakpoint" : "BPF global, polled");
 	if (!s->poller_started) {
-		if (pthread_create(&s->poller, NULL, poll_main, s))
+		if (kt_boot_rt_thread(&s->poller, poll_main, s, KT_BOOT_RT_PRIO))
 			kt_glog("watch_snapshot %s: no poll thread: the watch never fires", clean);
 		else
 			s->poller_started = true;
@@ -388,11 +406,7 @@ static void stop_watches(struct kt_snap *s)
 	for (size_t i = 0; i < s->n_w; i++) {
 		struct watch *w = &s->w[i];
 
-		for (size_t j = 0; j < w->n_pfd; j++)
-			close(w->pfd[j]);
-		free(w->pfd);
-		w->pfd = NULL;
-		w->n_pfd = 0;
+		close_breakpoints(w);
 		if (w->mem)
 			munmap((void *)w->mem, w->mem_len);
 		w->mem = NULL;

@@ -16,18 +16,26 @@
  *    compares the variable's bytes (through the map's read-only mmap, or a
  *    map lookup when the map is not mmapable) with the last seen every
  *    KT_SNAP_POLL_US and captures on the first change. The thread runs
- *    SCHED_FIFO (inherited from the agent), so the scheduler under test
- *    cannot delay it. Latency: one poll period plus the time to render; a
- *    value that changes and changes back within one period is missed.
- *    Measured in a sid guest under TCG (2 vCPUs): the thread's real
- *    period is logged at the end of every scenario with watches
- *    ("watch poll: N polls, mean/max period") -- see docs/architecture.md.
+ *    SCHED_FIFO (set explicitly: threads do not inherit it under
+ *    SCHED_RESET_ON_FORK), so the scheduler under test cannot delay it.
+ *    Latency: the change is seen within one poll period; the capture then
+ *    shows the maps as they are when rendered, which under TCG is later
+ *    still. A value that changes and changes back within one period is
+ *    missed. Measured in a sid guest under TCG (2 vCPUs, scx-ktstr
+ *    --stall-after=1, watch on bss.stall; the agent logs "watch poll: N
+ *    polls, period mean/max" and each capture's render time): poll period
+ *    mean 0.8-1.3 ms, with single gaps up to ~0.35 s while the kernel
+ *    tears a failed scheduler down (its dump goes to the serial console);
+ *    rendering a ~7 KB capture took ~0.43 s.
  *  - a kernel symbol from /proc/kallsyms: a hardware write breakpoint
  *    (perf_event_open PERF_TYPE_BREAKPOINT, HW_BREAKPOINT_W) on its
  *    address on every CPU; the poll thread reads the hit counts and
  *    captures after the first hit (latency: one poll period; the write
- *    itself is trapped exactly). A breakpoint that cannot be armed fails
- *    the step with the kernel's reason.
+ *    itself is trapped exactly), then disarms: every hit traps on every
+ *    CPU, which under TCG slowed a guest watching jiffies by seconds.
+ *    Resolving the symbol reads all of /proc/kallsyms (~0.8 s under TCG).
+ *    A breakpoint that cannot be armed fails the step with the kernel's
+ *    reason.
  *  - anything else fails the step with "did not resolve".
  * Captures go to ScenarioResult.snapshots with at_ms since kt_snap_new. */
 #ifndef KTSTR_SNAPSHOT_H
