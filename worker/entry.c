@@ -467,6 +467,15 @@ static bool sched_verdict(const struct kt_entry_req *req, struct kt_entry_result
 			   req->sched->name);
 		return true;
 	}
+	/* A kernel whose config was unknown turned out to have no sched_ext
+	 * (guest/scheduler.c says so in these words): not applicable. */
+	if (s->failure == KTSTR__SCHEDULER_STATE__FAILURE__NOT_ENABLED && s->message &&
+	    strstr(s->message, "no sched_ext in this kernel")) {
+		set_status(r, KT_SKIP, "scheduler %s needs sched_ext; kernel %s has none "
+			   "(no /sys/kernel/sched_ext in the guest)", req->sched->name,
+			   r->hello && r->hello->kernel_release ? r->hello->kernel_release : "?");
+		return true;
+	}
 	if (s->failure == KTSTR__SCHEDULER_STATE__FAILURE__NOT_ENABLED) {
 		tail_line(s->message && s->message[0] ? s->message : s->output, out, sizeof(out));
 		set_status(r, KT_FAIL, "scheduler %s was never enabled: %s", req->sched->name,

@@ -396,6 +396,11 @@ static void table_scheduler(void **state)
 	f = sched_fixture(true, KTSTR__SCHEDULER_STATE__FAILURE__NOT_ENABLED);
 	f->sched_state.output = "scx-ktstr: attach failed: Device or resource busy\n";
 	EXPECT(f, KT_FAIL, "never enabled: scx-ktstr: attach failed: Device or resource busy");
+	/* the guest found no sched_ext at all (the kernel's config was unknown) */
+	f = sched_fixture(false, KTSTR__SCHEDULER_STATE__FAILURE__NOT_ENABLED);
+	f->sched_state.message = "not enabled within 30000 ms (state: no "
+				 "/sys/kernel/sched_ext/state: no sched_ext in this kernel)";
+	EXPECT(f, KT_SKIP, "needs sched_ext");
 	/* a verifier rejection is a failure expect_err can expect */
 	f = sched_fixture(true, KTSTR__SCHEDULER_STATE__FAILURE__VERIFIER);
 	EXPECT(f, KT_PASS, "failed as expected: verifier");
