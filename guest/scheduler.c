@@ -631,11 +631,12 @@ static void set_str(char **field, const char *text)
 }
 
 /* What failed, from what was seen before we stopped it. */
-static void classify(struct kt_sched *s, bool failed, Ktstr__SchedulerState *st)
+/* FAILED and DIED (its process had ended on its own) as seen before we
+ * stopped it. */
+static void classify(struct kt_sched *s, bool failed, bool died, Ktstr__SchedulerState *st)
 {
 	char reason[128] = "", msg[MSG_MAX] = "";
 	unsigned kind = 0;
-	bool crashed;
 
 	if (!s->enabled) {
 		/* The process is stopped and its output read by now. */
@@ -661,14 +662,14 @@ static void classify(struct kt_sched *s, bool failed, Ktstr__SchedulerState *st)
 		snprintf(msg, sizeof(msg), "%s", s->k_msg);
 	st->exit_kind = kind;
 	set_str(&st->reason, reason);
-	crashed = s->have_status && (WIFSIGNALED(s->status) || !s->k_disabled);
+	/* The kernel's error kinds first: many loaders exit after them. */
 	if (kind == 1026)
 		st->failure = KTSTR__SCHEDULER_STATE__FAILURE__STALL;
 	else if (kind >= 1024)
 		st->failure = KTSTR__SCHEDULER_STATE__FAILURE__ERROR;
-	else if (crashed || s->have_status)
+	else if (died)
 		st->failure = KTSTR__SCHEDULER_STATE__FAILURE__CRASH;
-	else
+	else /* unregistered while its process lived on */
 		st->failure = KTSTR__SCHEDULER_STATE__FAILURE__ERROR;
 	if (!msg[0] && st->failure == KTSTR__SCHEDULER_STATE__FAILURE__CRASH) {
 		if (WIFSIGNALED(s->status))
@@ -770,7 +771,7 @@ void kt_sched_finish(struct kt_sched *s, Ktstr__ScenarioResult *res)
 {
 	Ktstr__SchedulerState *st = kt_xcalloc(1, sizeof(*st));
 	struct kt_err e;
-	bool failed;
+	bool failed, died;
 
 	ktstr__scheduler_state__init(st);
 	set_str(&st->name, s->spec->name);
@@ -784,8 +785,9 @@ void kt_sched_finish(struct kt_sched *s, Ktstr__ScenarioResult *res)
 		usleep(50 * 1000);
 		failed = kt_sched_failed(s);
 	}
+	died = s->have_status;
 	stop(s);
-	classify(s, failed, st);
+	classify(s, failed, died, st);
 	failed = st->failure != KTSTR__SCHEDULER_STATE__FAILURE__NONE;
 	st->exit_status = !s->have_status ? -1 : WIFEXITED(s->status) ? WEXITSTATUS(s->status) : -1;
 	st->exit_signal = s->have_status && WIFSIGNALED(s->status) ? WTERMSIG(s->status) : 0;
