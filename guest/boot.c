@@ -69,6 +69,23 @@ int kt_boot_realtime(int prio, struct kt_err *err)
 	return 0;
 }
 
+int kt_boot_rt_thread(pthread_t *t, void *(*fn)(void *), void *arg, int prio)
+{
+	struct sched_param sp = {.sched_priority = prio};
+	pthread_attr_t attr;
+	int rc;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
+	pthread_attr_setschedparam(&attr, &sp);
+	rc = pthread_create(t, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	if (rc == EPERM)
+		rc = pthread_create(t, NULL, fn, arg);
+	return rc;
+}
+
 uint64_t kt_boot_uptime_ms(void)
 {
 	unsigned long long sec, cs;

@@ -2,6 +2,7 @@
  * real-time place to run from, and the way out (power off). */
 #ifndef KTSTR_BOOT_H
 #define KTSTR_BOOT_H
+#include <pthread.h>
 #include <stdint.h>
 #include "err.h"
 
@@ -23,6 +24,13 @@ void kt_boot_console(void);
 
 /* SCHED_FIFO at PRIO with SCHED_RESET_ON_FORK for the calling process. */
 int kt_boot_realtime(int prio, struct kt_err *err);
+
+/* A joinable thread running FN(ARG) at SCHED_FIFO PRIO, set explicitly: a
+ * thread does not inherit SCHED_FIFO under SCHED_RESET_ON_FORK, and a
+ * SCHED_OTHER thread would be scheduled by the scheduler under test. When
+ * FIFO is refused (EPERM outside the VM) the thread runs with the default
+ * policy. Returns pthread_create's error, 0 on success. */
+int kt_boot_rt_thread(pthread_t *t, void *(*fn)(void *), void *arg, int prio);
 
 /* Seconds since boot from /proc/uptime, in ms (0 when unreadable). */
 uint64_t kt_boot_uptime_ms(void);

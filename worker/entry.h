@@ -2,14 +2,19 @@
  * accelerator choice, QEMU under a watchdog, frames from the guest agent,
  * checks, and an honest status:
  *
- *   pass   the scenario ran and every check passed
+ *   pass   the scenario ran and every check passed; or the scheduler
+ *          under test failed and expect_err said it would
  *   fail   the kernel/scheduler misbehaved: a check failed, the kernel
  *          panicked while the agent ran, the guest watchdog expired, a
- *          worker died of a signal nobody sent
+ *          worker died of a signal nobody sent, the scheduler under test
+ *          failed (stall, error, crash, verifier; the message carries
+ *          its signature: exit kind and reason; the checks are not
+ *          judged), never became enabled, or survived an expect_err
  *   error  the test itself is wrong (the scenario could not be set up)
  *   infra  no guest agent contact, panic before the agent started, the
  *          agent itself died, host watchdog with no result, a guest
  *          topology or cpuset other than requested, guest set-up failed
+ *   skip   a sched_ext scheduler on a kernel without sched_ext
  *
  * This is the core that ktstr-run and the farm's worker share. */
 #ifndef KTSTR_ENTRY_H
