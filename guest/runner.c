@@ -36,7 +36,7 @@ struct rcg {
 	const char *name;
 	char path[PATH_MAX];
 	struct rcg *parent;             /* NULL: directly under BASE */
-	bool step_local, created, gone, enabled;
+	bool step_local, created, gone;
 	const Ktstr__CpusetSpec *cpuset; /* as last written; NULL = none */
 	uint32_t *cpus;                 /* what the kernel makes of it, see own_cpus */
 	size_t n_cpus;
@@ -199,6 +199,32 @@ static void add_cg(struct run *r, struct rcg *c)
 	r->cg[r->n_cg++] = c;
 }
 
+static bool names_parent(const Ktstr__CgroupSpec *const *cgs, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(cgs[i]->parent, name))
+			return true;
+	return false;
+}
+
+/* Whether some cgroup of the spec is nested under one called NAME. */
+static bool is_parent(const Ktstr__EntrySpec *spec, const char *name)
+{
+	if (names_parent((const Ktstr__CgroupSpec *const *)spec->backdrop, spec->n_backdrop, name))
+		return true;
+	for (size_t i = 0; i < spec->n_steps; i++) {
+		const Ktstr__StepSpec *st = spec->steps[i];
+
+		if (names_parent((const Ktstr__CgroupSpec *const *)st->cgroups, st->n_cgroups, name))
+			return true;
+		for (size_t k = 0; k < st->n_ops; k++)
+			if (st->ops[k]->op_case == KTSTR__OP__OP_ADD_CGROUP &&
+			    !strcmp(st->ops[k]->add_cgroup->parent, name))
+				return true;
+	}
+	return false;
+}
+
 /* Create SPEC's cgroup (its parent must exist, which the host checked);
  * STEP_LOCAL ones end with the step. */
 static struct rcg *make_cgroup(struct run *r, const Ktstr__CgroupSpec *spec, uint32_t step,
@@ -230,15 +256,18 @@ static struct rcg *make_cgroup(struct run *r, const Ktstr__CgroupSpec *spec, uin
 		;
 	} else {
 		text = cpus_text(c->cpus, c->n_cpus);
-		if ((parent && !parent->enabled && kt_cgroup_enable(parent->path, &e)) ||
-		    kt_cgroup_create(c->path, text, r->mems, &e)) {
+		/* A parent gets its controllers before any task joins it: the
+		 * kernel refuses to enable them in a cgroup with tasks. */
+		if (kt_cgroup_create(c->path, text, r->mems, &e) ||
+		    (parent && kt_cgroup_set_threaded(c->path, &e)) ||
+		    (is_parent(r->spec, spec->name) && kt_cgroup_enable(c->path, &e))) {
+			if (!access(c->path, F_OK))
+				rmdir(c->path);
 			free(text);
 			kt_err_prefix(&e, "%s cgroup '%s'", what, spec->name);
 			failure(r, GUEST_SETUP, &e);
 			return NULL;
 		}
-		if (parent)
-			parent->enabled = true;
 		free(text);
 		c->created = true;
 		c->stats = new_stats(r, spec->name, step);
@@ -249,7 +278,9 @@ static struct rcg *make_cgroup(struct run *r, const Ktstr__CgroupSpec *spec, uin
 	return NULL;
 }
 
-/* The root pseudo-cgroup (BASE), made at its first spawn_host. */
+/* The root pseudo-cgroup, made at its first spawn_host on a top cgroup:
+ * BASE's parent, the cgroup root (BASE has cpuset enabled for its
+ * children, so cgroup v2 lets no task of its own in; the root may). */
 static struct rcg *root_cg(struct run *r, uint32_t step)
 {
 	struct rcg *c;
@@ -259,6 +290,8 @@ static struct rcg *root_cg(struct run *r, uint32_t step)
 	c = kt_xcalloc(1, sizeof(*c));
 	c->name = KT_SPEC_ROOT_CGROUP;
 	snprintf(c->path, sizeof(c->path), "%s", r->base);
+	if (strrchr(c->path, '/') && strrchr(c->path, '/') != c->path)
+		*strrchr(c->path, '/') = 0;
 	c->cpus = kt_xcalloc(r->topo->n_cpu + 1, sizeof(*c->cpus));
 	kt_cpuset_resolve(NULL, r->topo, c->cpus, r->topo->n_cpu, &c->n_cpus, NULL);
 	c->stats = new_stats(r, KT_SPEC_ROOT_CGROUP, step);
@@ -655,7 +688,9 @@ static int op_move(struct run *r, const Ktstr__MoveAllTasks *m, const char *what
 			mark[i] = true;
 			seg_close(r, r->b[i]);
 		}
-	if (kt_cgroup_read_procs(from->path, pids, PROCS_MAX, &n, &e)) {
+	/* cgroup.threads: a threaded cgroup cannot list its processes; a
+	 * thread id written to cgroup.procs moves its whole process. */
+	if (kt_cgroup_read_procs(from->path, "cgroup.threads", pids, PROCS_MAX, &n, &e)) {
 		failure(r, GUEST_SETUP, &e);
 		goto out;
 	}

@@ -325,6 +325,20 @@ static void test_plan(void **state)
 	kt_spec_plan_free(&plan);
 	ktstr__entry_spec__free_unpacked(es, NULL);
 	kt_scenario_free(s);
+	/* spawn_host on a top cgroup: the root, made at the first one. */
+	s = parse_ok("name: t\nbackdrop: [{name: bg}]\nsteps:\n"
+		     "  - ops: [{spawn_host: {cgroup: bg, workers: 3}}]\n"
+		     "  - ops: [{spawn_host: {cgroup: bg, workers: 1}}]\n");
+	es = spec_of(s);
+	assert_int_equal(kt_spec_resolve(es, &plan, NULL, &e), 0);
+	assert_int_equal(plan.n, 2);
+	assert_string_equal(plan.cg[1].name, KT_SPEC_ROOT_CGROUP);
+	assert_int_equal(plan.cg[1].step, 0);
+	assert_int_equal(plan.cg[1].workers, 4);
+	assert_null(plan.cg[1].spec);
+	kt_spec_plan_free(&plan);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
 }
 
 /* The guest's rules on specs the host would not write. */
