@@ -140,6 +140,8 @@ static void test_full_syntax(void **state)
 		assert_true(st->ops[10]->run_payload->metrics[1]->max == 5);
 		assert_false(st->ops[10]->run_payload->metrics[2]->has_min);
 		assert_int_equal(st->ops[11]->wait_payload->timeout_ms, 5000);
+		/* Holds of 0.5 and 100 ms, and the wait's 5000 ms. */
+		assert_true(kt_scenario_planned_ms(s, 1000) == 5600);
 		assert_string_equal(st->ops[12]->snapshot, "after_setup");
 		assert_string_equal(st->ops[13]->watch_snapshot, "bss.stall");
 		assert_string_equal(st->ops[15]->kill_payload, "p2");
@@ -295,6 +297,8 @@ static void test_accepts(void **state)
 	assert_int_equal(kt_spec_hold_ms(es, es->steps[1]), 300);
 	assert_string_equal(es->steps[2]->cgroups[0]->parent, "n");
 	assert_int_equal(es->steps[2]->cgroups[0]->policy->nice, 19);
+	/* 1/3 of 1000 ms twice (steps 0 and 2) and 300 ms. */
+	assert_true(kt_scenario_planned_ms(s, 1000) > 966 && kt_scenario_planned_ms(s, 1000) < 967);
 	/* Isolation defaults on: there are cpusets to keep. */
 	assert_true(kt_scenario_checks(s)->isolation);
 	ktstr__entry_spec__free_unpacked(es, NULL);
