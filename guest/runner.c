@@ -466,6 +466,18 @@ out:
 	return rc;
 }
 
+/* After a failed write to cgroup.procs: the kernel refusing the layout
+ * (a task into a domain cgroup whose children have tasks, across thread
+ * subtrees) is the scenario's doing; anything else the guest's. */
+static Ktstr__ScenarioResult__Kind attach_fault(int en, struct kt_err *e)
+{
+	if (en != EBUSY && en != EOPNOTSUPP)
+		return GUEST_SETUP;
+	kt_err_prefix(e, "cgroup v2 refuses this layout (nested cgroups are threaded: tasks "
+		      "move only within their subtree)");
+	return SCENARIO_ERROR;
+}
+
 static void start(struct batch *b)
 {
 	if (!b->started && b->ws)
@@ -510,8 +522,10 @@ static struct batch *spawn(struct run *r, struct rcg *c, struct rcg *home, unsig
 		cpu_set_t set;
 
 		if (kt_cgroup_attach(c->path, pid, &e)) {
+			Ktstr__ScenarioResult__Kind k = attach_fault(errno, &e);
+
 			kt_err_prefix(&e, "%s cgroup '%s'", what, c->name);
-			return failure(r, GUEST_SETUP, &e), NULL;
+			return failure(r, k, &e), NULL;
 		}
 		if (a && a->kind != KTSTR__AFFINITY_KIND__AFFINITY_INHERIT &&
 		    (rc = pin(r, c, a, pid, index0 + i, what, &e)))
@@ -544,22 +558,13 @@ static void collect(struct run *r, struct batch *b)
 			b->home->name, killed, KT_RUNNER_GRACE_MS);
 	seg_close(r, b);
 	for (unsigned i = 0; i < b->n; i++) {
-		Ktstr__WorkerStats *w = b->home->stats->workers[b->slot + i];
-		Ktstr__Segment **segs = w->segments;
-		size_t nseg = w->n_segments;
-		uint32_t allowed = w->cpus_allowed_n;
 		struct kt_err e;
 
-		/* kt_workset_stats fills what it knows; keep ours. */
-		w->segments = NULL;
-		w->n_segments = 0;
-		if (kt_workset_stats(b->ws, i, w, &e)) {
+		/* It fills the telemetry fields; segments and the mask are ours. */
+		if (kt_workset_stats(b->ws, i, b->home->stats->workers[b->slot + i], &e)) {
 			kt_err_prefix(&e, "cgroup '%s'", b->home->name);
 			failure(r, kt_workset_death_signal(b->ws, i) ? WORKER_DIED : GUEST_SETUP, &e);
 		}
-		w->segments = segs;
-		w->n_segments = nseg;
-		w->cpus_allowed_n = allowed;
 	}
 	kt_workset_free(b->ws);
 	b->ws = NULL;
@@ -696,9 +701,15 @@ static int op_move(struct run *r, const Ktstr__MoveAllTasks *m, const char *what
 	}
 	for (size_t i = 0; i < n; i++) {
 		/* A task may exit in between (a fork_exit child): not an error. */
-		if (kt_cgroup_attach(to->path, pids[i], &e) && !kill(pids[i], 0)) {
+		if (kt_cgroup_attach(to->path, pids[i], &e)) {
+			int en = errno;
+			Ktstr__ScenarioResult__Kind k;
+
+			if (kill(pids[i], 0))
+				continue;
+			k = attach_fault(en, &e);
 			kt_err_prefix(&e, "%s: from '%s' to '%s'", what, from->name, to->name);
-			failure(r, GUEST_SETUP, &e);
+			failure(r, k, &e);
 			goto out;
 		}
 	}
