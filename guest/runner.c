@@ -345,6 +345,30 @@ static bool within(const struct rcg *c, const struct rcg *below)
 	return false;
 }
 
+/* W's segment for cgroup CG on CPUS[N], if it has one: a loop hold that
+ * sets the same cpuset again, or swaps two back and forth, adds to the
+ * segments it has instead of growing the result without bound. */
+static Ktstr__Segment *seg_find(Ktstr__WorkerStats *w, const char *cg, const uint32_t *cpus,
+				size_t n)
+{
+	for (size_t i = 0; i < w->n_segments; i++) {
+		Ktstr__Segment *s = w->segments[i];
+
+		if (!strcmp(s->cgroup, cg) && s->n_cpus == n &&
+		    !memcmp(s->cpus, cpus, n * sizeof(*cpus)))
+			return s;
+	}
+	return NULL;
+}
+
+/* Add SEEN[N] to segment S. */
+static void seg_merge(Ktstr__Segment *s, const uint32_t *seen, size_t n)
+{
+	s->cpus_seen = kt_xrealloc(s->cpus_seen, (s->n_cpus_seen + n + 1) * sizeof(uint32_t));
+	memcpy(s->cpus_seen + s->n_cpus_seen, seen, n * sizeof(uint32_t));
+	s->n_cpus_seen = kt_sort_uniq_u32(s->cpus_seen, s->n_cpus_seen + n);
+}
+
 /* Close B's open segment into each worker's WorkerStats. */
 static void seg_close(struct run *r, struct batch *b)
 {
@@ -354,9 +378,20 @@ static void seg_close(struct run *r, struct batch *b)
 		return;
 	for (unsigned i = 0; i < b->n; i++) {
 		Ktstr__WorkerStats *w = b->home->stats->workers[b->slot + i];
-		Ktstr__Segment *s = kt_xcalloc(1, sizeof(*s));
 		size_t n = kt_workset_segment_seen(b->ws, i, seen);
+		Ktstr__Segment *s = seg_find(w, b->seg_cg, b->seg_cpus, b->n_seg_cpus);
 
+		if (s) {
+			seg_merge(s, seen, n);
+			continue;
+		}
+		if (w->n_segments >= KT_RUNNER_MAX_SEGMENTS) {
+			/* Dropped, not misfiled: what it saw is not judged. */
+			kt_glog("cgroup '%s' worker %zu: more than %d segments, the rest dropped",
+				b->home->name, b->slot + i, KT_RUNNER_MAX_SEGMENTS);
+			continue;
+		}
+		s = kt_xcalloc(1, sizeof(*s));
 		ktstr__segment__init(s);
 		s->cgroup = kt_xstrdup(b->seg_cg);
 		s->cpus = kt_xcalloc(b->n_seg_cpus + 1, sizeof(uint32_t));
