@@ -797,7 +797,7 @@ static int walk_step(struct walk *w, const Ktstr__StepSpec *st, size_t si,
 		     struct kt_spec_where *where, struct kt_err *err)
 {
 	bool loop = st->hold && st->hold->kind == KTSTR__HOLD_SPEC__KIND__LOOP;
-	size_t keep = w->n_live;
+	size_t keep;
 
 	where->step = si;
 	where->at = KT_AT_OP;

@@ -486,7 +486,8 @@ static int pin(struct run *r, struct rcg *c, const Ktstr__AffinitySpec *a, pid_t
 	CPU_ZERO_S(setsize, set);
 	for (size_t i = 0; i < n; i++)
 		CPU_SET_S(cpus[i], setsize, set);
-	if (sched_setaffinity(pid, setsize, set)) {
+	/* A worker that has already exited (ESRCH) has nothing to pin. */
+	if (sched_setaffinity(pid, setsize, set) && errno != ESRCH) {
 		kt_errf(err, "%s cgroup '%s': sched_setaffinity(%d): %s", what, c->name, (int)pid,
 			strerror(errno));
 		rc = -2;
@@ -668,6 +669,8 @@ static int write_cpuset(struct run *r, struct rcg *c, const Ktstr__CpusetSpec *c
 
 		if (d != c && !d->gone && d->spec && within(d, c)) {
 			free(d->cpus);
+			d->cpus = NULL;
+			d->n_cpus = 0;
 			if (own_cpus(r, d->cpuset, d->parent, &d->cpus, &d->n_cpus, &e))
 				return failure(r, SCENARIO_ERROR, &e);
 		}
