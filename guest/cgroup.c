@@ -88,14 +88,19 @@ int kt_cgroup_enable(const char *dir, struct kt_err *err)
 	return enable(dir, &cpu_ok, err);
 }
 
-int kt_cgroup_read_procs(const char *dir, pid_t *pids, size_t max, size_t *n,
+int kt_cgroup_set_threaded(const char *dir, struct kt_err *err)
+{
+	return write_file(dir, "cgroup.type", "threaded", err);
+}
+
+int kt_cgroup_read_procs(const char *dir, const char *file, pid_t *pids, size_t max, size_t *n,
 			 struct kt_err *err)
 {
 	char path[PATH_MAX], *text, *p, *end;
 	size_t len;
 
 	*n = 0;
-	if (join(path, dir, "cgroup.procs", err) ||
+	if (join(path, dir, file, err) ||
 	    kt_read_file(path, max * 12 + 64, &text, &len, err))
 		return -1;
 	for (p = text; *p; p = end) {
