@@ -609,23 +609,26 @@ static int scheduler(struct kt_yx *c, const yaml_node_t *n, const char *path, st
 	kt_yx_join(p, path, "name");
 	if (get_name(c, v[S_NAME], p, s->name))
 		return -1;
+	if (!strcmp(s->name, EEVDF)) {
+		/* sysctls and kernel_args travel with the scheduler under
+		 * test (kt_entry_sched), which eevdf is not. */
+		for (size_t i = S_BINARY; i < S_N; i++) {
+			kt_yx_join(p, path, keys[i]);
+			if (v[i])
+				return kt_yx_err(c, v[i], p, "eevdf is the kernel's own scheduler: "
+						 "it takes no binary, args, flags, profiles, sysctls "
+						 "or kernel_args");
+		}
+		s->profiles = kt_xcalloc(1, sizeof(*s->profiles));
+		add_profile(s, 0);
+		return 0;
+	}
 	kt_yx_join(p, path, "sysctls");
 	if (v[S_SYSCTLS] && sysctls(c, v[S_SYSCTLS], p, s))
 		return -1;
 	kt_yx_join(p, path, "kernel_args");
 	if (v[S_KARGS] && kernel_args(c, v[S_KARGS], p, s))
 		return -1;
-	if (!strcmp(s->name, EEVDF)) {
-		for (size_t i = S_BINARY; i <= S_PROFILES; i++) {
-			kt_yx_join(p, path, keys[i]);
-			if (v[i])
-				return kt_yx_err(c, v[i], p, "eevdf is the kernel's own scheduler: "
-						 "it takes no binary, args, flags or profiles");
-		}
-		s->profiles = kt_xcalloc(1, sizeof(*s->profiles));
-		add_profile(s, 0);
-		return 0;
-	}
 	kt_yx_join(p, path, "binary");
 	if (v[S_BINARY] && sched_binary(c, v[S_BINARY], p, s, m))
 		return -1;

@@ -10,7 +10,7 @@
  *   priority: 10                   # optional, -1000..1000, default 0; higher runs first
  *   kernels: [debian:sid, debian:bookworm]   # 1..64 kernel refs (ktstr-run --kernel), unique
  *   schedulers:                    # optional, 1..64; default [{name: eevdf}]
- *     - {name: eevdf}              # the kernel's own: only sysctls/kernel_args allowed
+ *     - {name: eevdf}              # the kernel's own scheduler: nothing else allowed
  *     - name: scx-ktstr            # our fixture; built in, so binary is optional
  *       args: [--stall-after=0]    # optional base arguments
  *       flags:                     # optional, at most 16, names [A-Za-z0-9_-]{1,31}

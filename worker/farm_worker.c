@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -67,6 +68,7 @@ struct fetch {
 struct kt_fw {
 	char id[KT_FW_MAX_ID + 1], hostname[256], arch[65];
 	char cache[PATH_MAX], agent[PATH_MAX], endpoint[512], outbox_dir[PATH_MAX];
+	char scx_ktstr[PATH_MAX]; /* the built-in scheduler; "" = none */
 	char **tags;
 	size_t n_tags;
 	unsigned host_cpus, vcpus, hb_ms;
@@ -210,6 +212,58 @@ static bool ref_bad(const Ktstr__ArtifactRef *r, const char *what, uint64_t max,
 	return false;
 }
 
+/* Words from the coordinator that go into the guest: N of at most MAX,
+ * printable, no blanks or quotes, "key=value" when KV. */
+static bool words_bad(char **v, size_t n, const char *what, bool kv, char *why, size_t len)
+{
+	char t[80];
+
+	if (n > KT_FW_MAX_WORDS) {
+		snprintf(why, len, "%s: %zu, more than %d", what, n, KT_FW_MAX_WORDS);
+		return true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *w = v[i] ? v[i] : "";
+		const char *eq = strchr(w, '=');
+
+		/* A sysctl value may hold blanks ("32768 60999"). */
+		if (!*w || strlen(w) > 255 || !kt_printable(w) || strpbrk(w, kv ? "\"" : " \"") ||
+		    (kv && (!eq || eq == w))) {
+			snprintf(why, len, "%s[%zu] '%s': expected %s", what, i, clean(w, t, sizeof(t)),
+				 kv ? "KEY=VALUE" : "1 to 255 printable characters, no blanks or quotes");
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The scheduler part of A: a name that can be a file name in the guest,
+ * a binary for any but eevdf and the built-in scx-ktstr. */
+static bool sched_bad(const Ktstr__Assignment *a, char *why, size_t len)
+{
+	const Ktstr__SchedulerRef *r = a->scheduler;
+	const char *p;
+	char t[80];
+
+	if (words_bad(a->sysctls, a->n_sysctls, "sysctls", true, why, len) ||
+	    words_bad(a->kernel_args, a->n_kernel_args, "kernel_args", false, why, len))
+		return true;
+	if (!r || !strcmp(r->name, KT_FW_EEVDF))
+		return false;
+	if ((p = kt_spec_name_problem(r->name, false))) {
+		snprintf(why, len, "scheduler '%s': %s", clean(r->name, t, sizeof(t)), p);
+		return true;
+	}
+	if (r->binary)
+		return ref_bad(r->binary, "scheduler binary", KT_FW_BINARY_MAX, why, len);
+	if (strcmp(r->name, KT_FW_SCX_KTSTR)) {
+		snprintf(why, len, "scheduler %s: no binary (only %s is built in)", r->name,
+			 KT_FW_SCX_KTSTR);
+		return true;
+	}
+	return words_bad(r->args, r->n_args, "scheduler args", false, why, len);
+}
+
 /* Malformed: what no worker could run. Fills NEED otherwise. */
 static bool malformed(const Ktstr__Assignment *a, struct kt_fw_need *need, char *why, size_t len)
 {
@@ -254,7 +308,7 @@ static bool malformed(const Ktstr__Assignment *a, struct kt_fw_need *need, char 
 		snprintf(why, len, "checks.max_spread %g: expected 0 to 100", c->max_spread);
 		return true;
 	}
-	return false;
+	return sched_bad(a, why, len);
 }
 
 enum kt_fw_verdict kt_fw_admit(const struct kt_fw_capacity *cap, const Ktstr__Assignment *a,
@@ -269,10 +323,10 @@ enum kt_fw_verdict kt_fw_admit(const struct kt_fw_capacity *cap, const Ktstr__As
 	}
 	if (malformed(a, need, why, len))
 		return KT_FW_ERROR;
-	if (a->scheduler && strcmp(a->scheduler->name, "eevdf") != 0) {
-		snprintf(why, len,
-			 "scheduler %s: sched_ext schedulers are not supported by this worker yet",
-			 clean(a->scheduler->name, s, sizeof(s)));
+	if (a->scheduler && !a->scheduler->binary &&
+	    !strcmp(a->scheduler->name, KT_FW_SCX_KTSTR) && !cap->has_scx_ktstr) {
+		snprintf(why, len, "scheduler %s: this worker was built without it (no %s beside "
+			 "ktstr-worker)", clean(a->scheduler->name, s, sizeof(s)), KT_FW_SCX_KTSTR);
 		return KT_FW_SKIP;
 	}
 	if (need->vcpus > cap->vcpus - cap->used_vcpus ||
@@ -590,9 +644,12 @@ static bool slot_needs(const struct slot *s, const char *sha)
 {
 	const Ktstr__KernelRef *k = s->a->kernel;
 
+	const Ktstr__SchedulerRef *r = s->a->scheduler;
+
 	return s->state == SLOT_FETCHING &&
 	       (!strcmp(k->image->sha256, sha) || (k->config && !strcmp(k->config->sha256, sha)) ||
-		!strcmp(s->a->scenario->sha256, sha));
+		!strcmp(s->a->scenario->sha256, sha) ||
+		(r && r->binary && !strcmp(r->binary->sha256, sha)));
 }
 
 static struct fetch *fetch_find(struct kt_fw *fw, const char *sha)
@@ -713,10 +770,85 @@ static int prepare(struct kt_fw *fw, struct slot *s, struct kt_err *err)
 			return -1;
 		wait = true;
 	}
+	if (s->a->scheduler && s->a->scheduler->binary) {
+		kt_artifact_path(fw->cache, s->a->scheduler->binary->sha256, sc, sizeof(sc));
+		if (access(sc, F_OK)) {
+			if (fetch_start(fw, s->a->scheduler->binary, "binary", KT_FW_BINARY_MAX,
+					err))
+				return -1;
+			wait = true;
+		}
+	}
 	return wait ? 0 : 1;
 }
 
 /* ---- the entry child ---- */
+
+/* The fetched scheduler binary SHA as an executable file called NAME (the
+ * guest runs it as /bin/NAME): <cache>/artifacts/bin/<sha>/<name>, made
+ * once, atomically (two entries may race to make it). Its path into PATH. */
+static int install_binary(const char *cache, const char *sha, const char *name, char *path,
+			  size_t len, struct kt_err *err)
+{
+	char src[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX + 32], *data = NULL;
+	size_t n;
+	int rc = -1;
+
+	kt_artifact_dir(cache, dir, sizeof(dir));
+	snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/bin/%s", sha);
+	snprintf(path, len, "%s/%s", dir, name);
+	if (access(path, X_OK) == 0)
+		return 0;
+	kt_artifact_path(cache, sha, src, sizeof(src));
+	if (kt_mkdir_p(dir, err) || kt_read_file(src, KT_FW_BINARY_MAX, &data, &n, err))
+		return kt_err_prefix(err, "scheduler binary %s", name);
+	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
+	if (kt_write_file(tmp, data, n, err))
+		goto out;
+	if (chmod(tmp, 0755) || rename(tmp, path)) {
+		kt_errf(err, "scheduler binary %s: %s: %s", name, tmp, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(data);
+	return rc;
+}
+
+/* NULL-terminated copies of N strings V into SV (empty: SV->v stays NULL). */
+static const char *const *strv_of(struct kt_strv *sv, char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		kt_strv_add(sv, v[i]);
+	return (const char *const *)sv->v;
+}
+
+/* The scheduler under test of assignment A into ES (its strings live in
+ * SV[0..2] and BIN); ES untouched and *ON false for the kernel's own. */
+static int entry_sched(const struct kt_fw *fw, const Ktstr__Assignment *a,
+		       struct kt_entry_sched *es, struct kt_strv sv[3], char *bin, size_t len,
+		       bool *on, struct kt_err *err)
+{
+	const Ktstr__SchedulerRef *r = a->scheduler;
+
+	*on = r && strcmp(r->name, KT_FW_EEVDF);
+	if (!*on)
+		return 0;
+	es->sysctls = strv_of(&sv[1], a->sysctls, a->n_sysctls);
+	es->kernel_args = strv_of(&sv[2], a->kernel_args, a->n_kernel_args);
+	if (r->binary) {
+		if (install_binary(fw->cache, r->binary->sha256, r->name, bin, len, err))
+			return -1;
+	} else {
+		snprintf(bin, len, "%s", fw->scx_ktstr);
+	}
+	es->name = r->name;
+	es->binary = bin;
+	es->args = strv_of(&sv[0], r->args, r->n_args);
+	es->expect_err = a->has_expect_err && a->expect_err;
+	return 0;
+}
 
 /* In the child: run the entry, pack its outcome into *BUF. */
 static void run_entry(const struct kt_fw *fw, const struct slot *s, uint8_t **buf, size_t *len)
@@ -728,8 +860,11 @@ static void run_entry(const struct kt_fw *fw, const struct slot *s, uint8_t **bu
 	struct kt_checks_cfg checks;
 	struct kt_scenario *sc = NULL;
 	struct kt_kernel k;
+	struct kt_entry_sched es = {0};
+	struct kt_strv sv[3] = {{0}};
 	enum kt_status st = KT_INFRA;
-	char path[PATH_MAX], label[96], *text = NULL;
+	char path[PATH_MAX], label[96], bin[PATH_MAX], *text = NULL;
+	bool sched_on = false;
 	size_t tlen;
 	struct kt_err e, e2;
 
@@ -748,6 +883,8 @@ static void run_entry(const struct kt_fw *fw, const struct slot *s, uint8_t **bu
 		kt_err_prefix(&e, "kernel");
 		goto status;
 	}
+	if (entry_sched(fw, a, &es, sv, bin, sizeof(bin), &sched_on, &e))
+		goto status;
 	checks = *kt_scenario_checks(sc);
 	kt_fw_apply_checks(a->checks, &checks);
 	req.cache_dir = fw->cache;
@@ -760,6 +897,8 @@ static void run_entry(const struct kt_fw *fw, const struct slot *s, uint8_t **bu
 	req.mem_mb = (unsigned)s->need.memory_mb;
 	req.accel = fw->accel;
 	req.checks = &checks;
+	if (sched_on)
+		req.sched = &es;
 	if (kt_entry_run(&req, &res, &e)) {
 		st = KT_ERROR;
 		goto status;
@@ -779,6 +918,8 @@ status:
 out:
 	free(text);
 	kt_scenario_free(sc);
+	for (int i = 0; i < 3; i++)
+		kt_strv_free(&sv[i]);
 }
 
 /* The child outlives a SIGTERM to its process group, which QEMU dies of
@@ -1028,7 +1169,8 @@ static void on_heartbeat(struct kt_fw *fw, const Ktstr__Heartbeat *h)
 static void on_assign(struct kt_fw *fw, Ktstr__FarmMsg *m)
 {
 	const Ktstr__Assignment *a = m->assign;
-	struct kt_fw_capacity cap = {fw->vcpus, 0, fw->memory_mb, 0, fw->draining};
+	struct kt_fw_capacity cap = {fw->vcpus, 0, fw->memory_mb, 0, fw->draining,
+				     fw->scx_ktstr[0] != 0};
 	struct kt_fw_need need;
 	struct slot *s;
 	char why[KT_ERR_MAX], name[96];
@@ -1444,6 +1586,9 @@ static int copy_opts(struct kt_fw *fw, const struct kt_fw_opts *o, struct kt_err
 	snprintf(fw->endpoint, sizeof(fw->endpoint), "%s", o->coordinator);
 	snprintf(fw->cache, sizeof(fw->cache), "%s", o->cache_dir);
 	snprintf(fw->agent, sizeof(fw->agent), "%s", o->agent);
+	if (o->scx_ktstr && strlen(o->scx_ktstr) >= sizeof(fw->scx_ktstr))
+		return kt_errf(err, "scx-ktstr path: too long");
+	snprintf(fw->scx_ktstr, sizeof(fw->scx_ktstr), "%s", o->scx_ktstr ? o->scx_ktstr : "");
 	/* One outbox per worker id: workers sharing a cache must not send
 	 * each other's outcomes. The id is a path component here. */
 	{

@@ -389,7 +389,7 @@ struct asg {
 	Ktstr__Assignment a;
 	Ktstr__EntryRef ref;
 	Ktstr__KernelRef k;
-	Ktstr__ArtifactRef img, cfg, sc;
+	Ktstr__ArtifactRef img, cfg, sc, bin;
 	Ktstr__SchedulerRef sched;
 	Ktstr__CheckOverrides checks;
 };
@@ -407,6 +407,7 @@ static void asg_init(struct asg *x, uint64_t id, const char *topo, const char *i
 	ktstr__artifact_ref__init(&x->img);
 	ktstr__artifact_ref__init(&x->cfg);
 	ktstr__artifact_ref__init(&x->sc);
+	ktstr__artifact_ref__init(&x->bin);
 	ktstr__scheduler_ref__init(&x->sched);
 	ktstr__check_overrides__init(&x->checks);
 	x->ref.entry_id = id;
@@ -440,7 +441,7 @@ static void expect_verdict(const struct kt_fw_capacity *cap, const Ktstr__Assign
 
 static void admission(void **state)
 {
-	struct kt_fw_capacity cap = {8, 2, 4096, 1024, false};
+	struct kt_fw_capacity cap = {8, 2, 4096, 1024, false, false};
 	struct kt_fw_need need;
 	struct asg x;
 	char why[KT_ERR_MAX];
@@ -510,17 +511,49 @@ static void admission(void **state)
 	x.a.duration_ms = 86400001;
 	expect_verdict(&cap, &x.a, KT_FW_ERROR, "duration_ms");
 	x.a.has_duration_ms = 0;
-	/* schedulers: the kernel's own runs, sched_ext ones are skipped */
+	/* schedulers: the kernel's own runs; any other needs a binary, but
+	 * the built-in scx-ktstr, which a worker without it skips */
 	x.a.scheduler = &x.sched;
 	x.sched.name = "eevdf";
 	expect_verdict(&cap, &x.a, KT_FW_RUN, NULL);
 	x.sched.name = "scx_rusty";
-	expect_verdict(&cap, &x.a, KT_FW_SKIP,
-		       "scheduler scx_rusty: sched_ext schedulers are not supported by this "
-		       "worker yet");
+	expect_verdict(&cap, &x.a, KT_FW_ERROR,
+		       "scheduler scx_rusty: no binary (only scx-ktstr is built in)");
+	x.sched.binary = &x.bin;
+	x.bin.sha256 = "xyz";
+	expect_verdict(&cap, &x.a, KT_FW_ERROR, "scheduler binary: 'xyz' is not a sha256");
+	x.bin.sha256 = (char *)ZSHA;
+	expect_verdict(&cap, &x.a, KT_FW_RUN, NULL);
+	x.sched.name = "../rusty";
+	expect_verdict(&cap, &x.a, KT_FW_ERROR, "scheduler '../rusty': ");
+	x.sched.name = "scx_rusty";
+	{
+		char *bad_kv[] = { "kernel.x=1", "novalue" }, *bad_arg[] = { "a b" },
+		     *ok_kv[] = { "net.ipv4.ip_local_port_range=32768 60999" };
+
+		x.a.sysctls = bad_kv;
+		x.a.n_sysctls = 2;
+		expect_verdict(&cap, &x.a, KT_FW_ERROR, "sysctls[1] 'novalue': expected KEY=VALUE");
+		x.a.sysctls = ok_kv;
+		x.a.n_sysctls = 1;
+		expect_verdict(&cap, &x.a, KT_FW_RUN, NULL);
+		x.a.kernel_args = bad_arg;
+		x.a.n_kernel_args = 1;
+		expect_verdict(&cap, &x.a, KT_FW_ERROR, "kernel_args[0] 'a b': expected");
+		x.a.n_kernel_args = 0;
+		x.a.n_sysctls = 0;
+	}
+	x.sched.binary = NULL;
+	x.sched.name = "scx-ktstr";
+	expect_verdict(&cap, &x.a, KT_FW_SKIP, "scheduler scx-ktstr: this worker was built "
+		       "without it");
 	/* a skip needs no budget */
 	x.a.topology = "1n1l8c1t";
 	expect_verdict(&cap, &x.a, KT_FW_SKIP, NULL);
+	cap.has_scx_ktstr = true;
+	expect_verdict(&cap, &x.a, KT_FW_HANDBACK, "over budget");
+	x.a.topology = "1n1l2c1t";
+	expect_verdict(&cap, &x.a, KT_FW_RUN, NULL);
 }
 
 static void check_overrides(void **state)
@@ -923,11 +956,11 @@ static void loop_skip_resend_ack_drain(void **state)
 	fc_register(&c);
 	asg_init(&x, 1, "1n1l2c1t", ZSHA, ZSHA);
 	x.a.scheduler = &x.sched;
-	x.sched.name = "scx_rusty";
+	x.sched.name = "scx-ktstr";
 	fc_send(&c, &x.m);
 	o = expect_outcome(&c, 1, "skip", &m);
-	assert_string_equal(o->message, "scheduler scx_rusty: sched_ext schedulers are not "
-			    "supported by this worker yet");
+	assert_string_equal(o->message, "scheduler scx-ktstr: this worker was built without it "
+			    "(no scx-ktstr beside ktstr-worker)");
 	assert_string_equal(o->worker_id, "w1");
 	kt_farm_msg_free(m);
 	/* not acked: sent again, KT_FW_RESEND_BEATS heartbeats later */
@@ -1043,7 +1076,7 @@ static void loop_restart_and_lost(void **state)
 	fc_register(&c);
 	asg_init(&x, 6, "1n1l2c1t", ZSHA, ZSHA);
 	x.a.scheduler = &x.sched;
-	x.sched.name = "scx_lavd";
+	x.sched.name = "scx-ktstr";
 	fc_send(&c, &x.m);
 	expect_outcome(&c, 6, "skip", &m);
 	kt_farm_msg_free(m);

@@ -352,7 +352,7 @@ static void test_sysctls_kernel_args(void **state)
 	struct kt_matrix *m = parse_ok(
 		"name: t\nkernels: [debian:sid]\ntopologies: [1n1l2c1t]\n"
 		"schedulers:\n"
-		"  - {name: eevdf, kernel_args: [nosmt]}\n"
+		"  - {name: eevdf}\n"
 		"  - name: scx-ktstr\n"
 		"    sysctls: {kernel.sched_rt_runtime_us: 950000, kernel/sched_autogroup_enabled: 0}\n"
 		"    kernel_args: [sched_ext.slice_bypass_us=1000, nokaslr]\n"
@@ -377,11 +377,13 @@ static void test_sysctls_kernel_args(void **state)
 	e = find(d, n, "steady/1n1l2c1t/eevdf:default/debian:sid");
 	assert_int_equal(e->sysctls.n, 0);
 	assert_null(e->sysctls.v);
-	assert_int_equal(e->kernel_args.n, 1);
-	assert_string_equal(e->kernel_args.v[0], "nosmt");
+	assert_int_equal(e->kernel_args.n, 0);
 	kt_entry_defs_free(d, n);
 	kt_matrix_free(m);
 
+	parse_err(HEAD "schedulers: [{name: eevdf, kernel_args: [nosmt]}]\n"
+		  "tests: [{scenario: steady}]\n",
+		  "m.yaml:4: schedulers[0].kernel_args: eevdf is the kernel's own scheduler");
 	parse_err(HEAD "schedulers: [{name: scx-ktstr, sysctls: [a]}]\ntests: [{scenario: steady}]\n",
 		  "m.yaml:4: schedulers[0].sysctls: expected a mapping of sysctls");
 	parse_err(HEAD "schedulers: [{name: scx-ktstr, sysctls: {../x: 1}}]\n"
