@@ -824,30 +824,37 @@ static const char *const *strv_of(struct kt_strv *sv, char **v, size_t n)
 	return (const char *const *)sv->v;
 }
 
-/* The scheduler under test of assignment A into ES (its strings live in
- * SV[0..2] and BIN); ES untouched and *ON false for the kernel's own. */
-static int entry_sched(const struct kt_fw *fw, const Ktstr__Assignment *a,
-		       struct kt_entry_sched *es, struct kt_strv sv[3], char *bin, size_t len,
-		       bool *on, struct kt_err *err)
+int kt_fw_sched_of(const char *cache, const char *scx_ktstr, const Ktstr__Assignment *a,
+		   struct kt_fw_sched *s, struct kt_err *err)
 {
 	const Ktstr__SchedulerRef *r = a->scheduler;
 
-	*on = r && strcmp(r->name, KT_FW_EEVDF);
-	if (!*on)
+	memset(s, 0, sizeof(*s));
+	s->on = r && strcmp(r->name, KT_FW_EEVDF);
+	if (!s->on)
 		return 0;
-	es->sysctls = strv_of(&sv[1], a->sysctls, a->n_sysctls);
-	es->kernel_args = strv_of(&sv[2], a->kernel_args, a->n_kernel_args);
+	s->es.sysctls = strv_of(&s->sysctls, a->sysctls, a->n_sysctls);
+	s->es.kernel_args = strv_of(&s->kernel_args, a->kernel_args, a->n_kernel_args);
 	if (r->binary) {
-		if (install_binary(fw->cache, r->binary->sha256, r->name, bin, len, err))
+		if (install_binary(cache, r->binary->sha256, r->name, s->bin, sizeof(s->bin), err))
 			return -1;
 	} else {
-		snprintf(bin, len, "%s", fw->scx_ktstr);
+		if (!scx_ktstr || !*scx_ktstr)
+			return kt_errf(err, "scheduler %s: no built-in binary", r->name);
+		snprintf(s->bin, sizeof(s->bin), "%s", scx_ktstr);
 	}
-	es->name = r->name;
-	es->binary = bin;
-	es->args = strv_of(&sv[0], r->args, r->n_args);
-	es->expect_err = a->has_expect_err && a->expect_err;
+	s->es.name = r->name;
+	s->es.binary = s->bin;
+	s->es.args = strv_of(&s->args, r->args, r->n_args);
+	s->es.expect_err = a->has_expect_err && a->expect_err;
 	return 0;
+}
+
+void kt_fw_sched_free(struct kt_fw_sched *s)
+{
+	kt_strv_free(&s->args);
+	kt_strv_free(&s->sysctls);
+	kt_strv_free(&s->kernel_args);
 }
 
 /* In the child: run the entry, pack its outcome into *BUF. */
@@ -860,11 +867,9 @@ static void run_entry(const struct kt_fw *fw, const struct slot *s, uint8_t **bu
 	struct kt_checks_cfg checks;
 	struct kt_scenario *sc = NULL;
 	struct kt_kernel k;
-	struct kt_entry_sched es = {0};
-	struct kt_strv sv[3] = {{0}};
+	struct kt_fw_sched fs = {0};
 	enum kt_status st = KT_INFRA;
-	char path[PATH_MAX], label[96], bin[PATH_MAX], *text = NULL;
-	bool sched_on = false;
+	char path[PATH_MAX], label[96], *text = NULL;
 	size_t tlen;
 	struct kt_err e, e2;
 
@@ -883,7 +888,7 @@ static void run_entry(const struct kt_fw *fw, const struct slot *s, uint8_t **bu
 		kt_err_prefix(&e, "kernel");
 		goto status;
 	}
-	if (entry_sched(fw, a, &es, sv, bin, sizeof(bin), &sched_on, &e))
+	if (kt_fw_sched_of(fw->cache, fw->scx_ktstr, a, &fs, &e))
 		goto status;
 	checks = *kt_scenario_checks(sc);
 	kt_fw_apply_checks(a->checks, &checks);
@@ -897,8 +902,8 @@ static void run_entry(const struct kt_fw *fw, const struct slot *s, uint8_t **bu
 	req.mem_mb = (unsigned)s->need.memory_mb;
 	req.accel = fw->accel;
 	req.checks = &checks;
-	if (sched_on)
-		req.sched = &es;
+	if (fs.on)
+		req.sched = &fs.es;
 	if (kt_entry_run(&req, &res, &e)) {
 		st = KT_ERROR;
 		goto status;
@@ -918,8 +923,7 @@ status:
 out:
 	free(text);
 	kt_scenario_free(sc);
-	for (int i = 0; i < 3; i++)
-		kt_strv_free(&sv[i]);
+	kt_fw_sched_free(&fs);
 }
 
 /* The child outlives a SIGTERM to its process group, which QEMU dies of

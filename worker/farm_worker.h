@@ -61,6 +61,7 @@
 #include "farm.pb-c.h"
 #include "outcome.h"
 #include "scenario.h"
+#include "strv.h"
 #include "topology.h"
 
 #define KT_FW_RESEND_BEATS 5       /* unacked outcomes are resent this often */
@@ -139,6 +140,24 @@ enum kt_fw_verdict {
  * but KT_FW_RUN. Order: draining, malformed, scx-ktstr missing, budget. */
 enum kt_fw_verdict kt_fw_admit(const struct kt_fw_capacity *cap, const Ktstr__Assignment *a,
 			       struct kt_fw_need *need, char *why, size_t len);
+
+/* The scheduler under test of an assignment, for kt_entry_req.sched. */
+struct kt_fw_sched {
+	bool on;                   /* false: the kernel's own (es unused) */
+	struct kt_entry_sched es;  /* points into the fields below and A */
+	struct kt_strv args, sysctls, kernel_args;
+	char bin[4096];
+};
+
+/* Fill S from assignment A (valid for as long as A): scx-ktstr without a
+ * binary is SCX_KTSTR (the worker's own); a binary is the fetched artifact
+ * in CACHE, copied once as an executable named after the scheduler
+ * (<cache>/artifacts/bin/<sha256>/<name>: the guest runs /bin/<name>).
+ * -1 when that copy fails or the built-in one is missing. Free with
+ * kt_fw_sched_free. */
+int kt_fw_sched_of(const char *cache, const char *scx_ktstr, const Ktstr__Assignment *a,
+		   struct kt_fw_sched *s, struct kt_err *err);
+void kt_fw_sched_free(struct kt_fw_sched *s);
 
 /* Apply the assignment's check overrides O (may be NULL) to C. */
 void kt_fw_apply_checks(const Ktstr__CheckOverrides *o, struct kt_checks_cfg *c);

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <ftw.h>
+#include <libgen.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -556,6 +557,89 @@ static void admission(void **state)
 	expect_verdict(&cap, &x.a, KT_FW_RUN, NULL);
 }
 
+/* The scheduler of an assignment as kt_entry_run takes it: eevdf is none;
+ * scx-ktstr is the worker's own; a binary is the fetched artifact, copied
+ * executable under the scheduler's name, once. */
+static void sched_of(void **state)
+{
+	static const char elf[] = "\177ELF fake scheduler";
+	char cache[PATH_MAX + 16], art[PATH_MAX + 100], sha[65], want[PATH_MAX + 200], *back;
+	char *args[] = { "--stall-after=1", "-v" }, *kv[] = { "kernel.x=1" }, *ka[] = { "nokaslr" };
+	struct kt_fw_sched fs;
+	struct kt_err e = { "" };
+	struct stat stb;
+	struct asg x;
+	size_t n;
+
+	(void)state;
+	asg_init(&x, 1, "1n1l2c1t", ZSHA, ZSHA);
+	assert_int_equal(kt_fw_sched_of(tmp, "/opt/scx-ktstr", &x.a, &fs, &e), 0);
+	assert_false(fs.on); /* no scheduler: the kernel's own */
+	kt_fw_sched_free(&fs);
+	x.a.scheduler = &x.sched;
+	x.sched.name = "eevdf";
+	assert_int_equal(kt_fw_sched_of(tmp, "/opt/scx-ktstr", &x.a, &fs, &e), 0);
+	assert_false(fs.on);
+	kt_fw_sched_free(&fs);
+	/* The built-in one, with everything the assignment says. */
+	x.sched.name = "scx-ktstr";
+	x.sched.args = args;
+	x.sched.n_args = 2;
+	x.a.has_expect_err = x.a.expect_err = 1;
+	x.a.sysctls = kv;
+	x.a.n_sysctls = 1;
+	x.a.kernel_args = ka;
+	x.a.n_kernel_args = 1;
+	assert_int_equal(kt_fw_sched_of(tmp, "/opt/scx-ktstr", &x.a, &fs, &e), 0);
+	assert_true(fs.on);
+	assert_string_equal(fs.es.name, "scx-ktstr");
+	assert_string_equal(fs.es.binary, "/opt/scx-ktstr");
+	assert_string_equal(fs.es.args[0], "--stall-after=1");
+	assert_string_equal(fs.es.args[1], "-v");
+	assert_null(fs.es.args[2]);
+	assert_true(fs.es.expect_err);
+	assert_string_equal(fs.es.sysctls[0], "kernel.x=1");
+	assert_null(fs.es.sysctls[1]);
+	assert_string_equal(fs.es.kernel_args[0], "nokaslr");
+	assert_null(fs.es.kernel_args[1]);
+	kt_fw_sched_free(&fs);
+	assert_int_equal(kt_fw_sched_of(tmp, NULL, &x.a, &fs, &e), -1);
+	assert_non_null(strstr(e.msg, "scheduler scx-ktstr: no built-in binary"));
+	kt_fw_sched_free(&fs);
+	/* A binary: missing from the cache, then fetched. */
+	snprintf(cache, sizeof(cache), "%s/schedcache", tmp);
+	sha_hex(elf, sizeof(elf), sha);
+	x.sched.name = "scx_mine";
+	x.sched.binary = &x.bin;
+	x.bin.sha256 = sha;
+	x.sched.n_args = 0;
+	x.a.expect_err = 0;
+	assert_int_equal(kt_fw_sched_of(cache, NULL, &x.a, &fs, &e), -1);
+	assert_non_null(strstr(e.msg, "scheduler binary scx_mine"));
+	kt_fw_sched_free(&fs);
+	kt_artifact_path(cache, sha, art, sizeof(art));
+	assert_int_equal(kt_mkdir_p(dirname(strcpy(want, art)), &e), 0);
+	write_bytes(art, elf, sizeof(elf));
+	assert_int_equal(kt_fw_sched_of(cache, NULL, &x.a, &fs, &e), 0);
+	snprintf(want, sizeof(want), "%s/artifacts/bin/%s/scx_mine", cache, sha);
+	assert_string_equal(fs.es.binary, want);
+	assert_string_equal(fs.es.name, "scx_mine");
+	assert_null(fs.es.args);
+	assert_false(fs.es.expect_err);
+	assert_int_equal(stat(want, &stb), 0);
+	assert_int_equal(stb.st_mode & 0777, 0755);
+	assert_int_equal(kt_read_file(want, 1024, &back, &n, &e), 0);
+	assert_int_equal(n, sizeof(elf));
+	assert_memory_equal(back, elf, n);
+	free(back);
+	kt_fw_sched_free(&fs);
+	/* Made once: a second entry finds it (even with the artifact gone). */
+	unlink(art);
+	assert_int_equal(kt_fw_sched_of(cache, NULL, &x.a, &fs, &e), 0);
+	assert_string_equal(fs.es.binary, want);
+	kt_fw_sched_free(&fs);
+}
+
 static void check_overrides(void **state)
 {
 	Ktstr__CheckOverrides o = KTSTR__CHECK_OVERRIDES__INIT;
@@ -984,7 +1068,8 @@ static void loop_fetch_and_run(void **state)
 				    "      - {name: cg_0, cpuset: {exact: [5]}}\n";
 	static const char broken[] = "name: [unclosed\n";
 	static const char config[] = "CONFIG_SCHED_CLASS_EXT=y\nCONFIG_DEBUG_INFO_BTF=y\n";
-	char ksha[65], csha[65], ssha[65], bsha[65], msha[65], path[PATH_MAX + 80];
+	static const char sched_bin[] = "\177ELF a scheduler";
+	char ksha[65], csha[65], ssha[65], bsha[65], msha[65], xsha[65], path[PATH_MAX + 160];
 	Ktstr__EntryOutcome *o;
 	Ktstr__FarmMsg *m;
 	struct kt_kernel k;
@@ -999,6 +1084,7 @@ static void loop_fetch_and_run(void **state)
 	sha_hex(nofit, strlen(nofit), ssha);
 	sha_hex(broken, strlen(broken), bsha);
 	sha_hex("the real one", 12, msha);
+	sha_hex(sched_bin, sizeof(sched_bin), xsha);
 	fc_start(&c, 4);
 	fc_blob(&c, ksha, img, IMG_LEN);
 	fc_blob(&c, csha, config, strlen(config));
@@ -1041,6 +1127,22 @@ static void loop_fetch_and_run(void **state)
 	kt_farm_msg_free(m);
 	assert_int_equal(c.requests, 4);
 
+	/* a scheduler binary is fetched with the rest and installed under the
+	 * scheduler's name before the entry runs */
+	fc_blob(&c, xsha, sched_bin, sizeof(sched_bin));
+	asg_init(&x, 6, "1n1l2c1t", ksha, ssha);
+	x.a.scheduler = &x.sched;
+	x.sched.name = "scx_mine";
+	x.sched.binary = &x.bin;
+	x.bin.sha256 = xsha;
+	fc_send(&c, &x.m);
+	o = expect_outcome(&c, 6, "error", &m);
+	assert_non_null(strstr(o->message, "cg_0"));
+	kt_farm_msg_free(m);
+	assert_int_equal(c.requests, 5);
+	snprintf(path, sizeof(path), "%s/artifacts/bin/%s/scx_mine", c.cache, xsha);
+	assert_int_equal(access(path, X_OK), 0);
+
 	/* bytes that do not hash to what was asked for */
 	fc_blob(&c, msha, "an imposter", 11);
 	asg_init(&x, 4, "1n1l2c1t", ksha, msha);
@@ -1058,7 +1160,7 @@ static void loop_fetch_and_run(void **state)
 	assert_non_null(strstr(o->message, "the coordinator says: unknown artifact"));
 	kt_farm_msg_free(m);
 
-	for (uint64_t id = 2; id <= 5; id++)
+	for (uint64_t id = 2; id <= 6; id++)
 		fc_ref_msg(&c, KTSTR__FARM_MSG__BODY_OUTCOME_ACK, id);
 	kt_fw_stop(c.fw);
 	fc_finish(&c, 0);
@@ -1158,6 +1260,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(asm_rejects, setup_tmp, teardown_tmp),
 		cmocka_unit_test(admission),
 		cmocka_unit_test(check_overrides),
+		cmocka_unit_test(sched_of),
 		cmocka_unit_test(child_outcomes),
 		cmocka_unit_test_setup_teardown(hello_contents, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(loop_skip_resend_ack_drain, setup_tmp, teardown_tmp),
