@@ -38,6 +38,15 @@ int kt_dump_get(const struct kt_dval *v, const char *name, const struct kt_dval 
 int kt_dump_var(const struct kt_dump *d, const char *path, const struct kt_dval **out,
 		struct kt_err *err);
 
+/* The whole parsed value (for a dump, its top-level object). */
+const struct kt_dval *kt_dump_root(const struct kt_dump *d);
+/* Entry I's rendered key (a number for arrays, a tree for hash maps). */
+int kt_dump_key(const struct kt_dval *map, size_t i, const struct kt_dval **key,
+		struct kt_err *err);
+/* Element I of an array value, a per-CPU value list or a map (its entries). */
+int kt_dval_index(const struct kt_dval *v, size_t i, const struct kt_dval **out,
+		  struct kt_err *err);
+
 int kt_dval_u64(const struct kt_dval *v, uint64_t *out, struct kt_err *err);
 int kt_dval_i64(const struct kt_dval *v, int64_t *out, struct kt_err *err);
 /* A char array or string value; the pointer lives as long as the dump. */

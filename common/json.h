@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define KT_JSON_DEPTH 32
+#define KT_JSON_DEPTH 128 /* BTF trees of guest/btf_render.h nest ~3 levels a type */
 
 struct kt_json {
 	FILE *f;

@@ -13,9 +13,14 @@
  *    "errors": ["..."]}
  *
  * TREE as in btf_render.h; per-CPU maps give "value" per CPU as
- * "percpu": [{TREE}, ...]; hash maps give each entry's rendered key. Sizes
- * are bounded (KT_MAPDUMP_MAX_ENTRIES per map, max_bytes in all): what is
- * left out is counted, never silently dropped. */
+ * "percpu": [{TREE}, ...]; hash maps give each entry's rendered key. A map
+ * without BTF gives keys and values as hex strings; a value its BTF cannot
+ * render gives the hex string plus an "error". Each map also carries "id"
+ * and "btf_id"; maps whose contents lookups cannot read (ring buffers,
+ * prog arrays, ...) carry "skipped" and no entries. Sizes are bounded
+ * (KT_MAPDUMP_MAX_ENTRIES per map, max_bytes in all): what is left out is
+ * counted, never silently dropped: "entries_dropped" per map,
+ * "maps_dropped" and "errors_dropped" at the top. */
 #ifndef KTSTR_MAPDUMP_H
 #define KTSTR_MAPDUMP_H
 #include <stddef.h>
