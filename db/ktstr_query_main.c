@@ -3,10 +3,12 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "dump.h"
 #include "qdump.h"
 #include "query.h"
 
@@ -112,7 +114,44 @@ static const struct verb *find_verb(const char *name)
 	return NULL;
 }
 
-/* dump: readable, or the stored JSON with --json. */
+/* The value at PATH in D's JSON: a number, a string, or (a struct, an
+ * array) its JSON; with --json always its JSON. 1 when not found. */
+static int print_var(const struct kt_qdump *d, const char *path, enum kt_qfmt fmt,
+		     struct kt_err *err)
+{
+	const struct kt_dval *v;
+	struct kt_dump *dp;
+	struct kt_err e2;
+	const char *str;
+	uint64_t u;
+	int64_t i;
+	int rc = 0;
+
+	if (kt_dump_parse(d->json, strlen(d->json), &dp, err))
+		return kt_err_prefix(err, "entry \"%s\" attempt %u: the dump", d->entry, d->attempt);
+	if (kt_dump_var(dp, path, &v, err)) {
+		kt_err_prefix(err, "entry \"%s\" attempt %u: --var %s", d->entry, d->attempt, path);
+		rc = 1;
+	} else if (fmt == KT_QFMT_JSON) {
+		kt_dval_print(v, stdout);
+		fputc('\n', stdout);
+	} else if (kt_dval_u64(v, &u, &e2) == 0) {
+		printf("%" PRIu64 "\n", u);
+	} else if (kt_dval_i64(v, &i, &e2) == 0) {
+		printf("%" PRId64 "\n", i);
+	} else if (kt_dval_str(v, &str, &e2) == 0) {
+		for (; *str; str++)
+			putchar(*str >= 0x20 && *str < 0x7f ? *str : '?');
+		putchar('\n');
+	} else {
+		kt_dval_print(v, stdout);
+		fputc('\n', stdout);
+	}
+	kt_dump_free(dp);
+	return rc;
+}
+
+/* dump: readable, or the stored JSON with --json; --var: one value. */
 static int run_dump(struct kt_store *s, const char *entry, const struct dump_opts *o,
 		    enum kt_qfmt fmt, struct kt_err *err)
 {
@@ -121,13 +160,15 @@ static int run_dump(struct kt_store *s, const char *entry, const struct dump_opt
 
 	if (rc)
 		return rc;
-	if (fmt == KT_QFMT_JSON) {
+	if (fmt == KT_QFMT_JSON || o->var) {
 		if (!d->json) {
 			kt_errf(err, "entry \"%s\" attempt %u: %s%s%s: no JSON stored%s%s", d->entry,
 				d->attempt, d->snapshot ? "snapshot \"" : "failure dump",
 				d->snapshot ? d->snapshot : "", d->snapshot ? "\"" : "",
 				d->note ? ": " : "", d->note ? d->note : "");
 			rc = 1;
+		} else if (o->var) {
+			rc = print_var(d, o->var, fmt, err);
 		} else {
 			fputs(d->json, stdout);
 			if (!*d->json || d->json[strlen(d->json) - 1] != '\n')

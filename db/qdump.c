@@ -353,12 +353,25 @@ static bool is_scalar(const struct jtree *t, const struct jnode *n)
 	return primitive(n) || (primitive(member(t, n, "value")) && !member(t, n, "members"));
 }
 
-/* Scalar N as one value. Enums show their enumerator; pointers their hex
- * unquoted. */
+/* Whether KIND's text values are numbers or names (0x... of wide ints and
+ * pointers, enumerators): printed bare. Strings are quoted. */
+static bool bare_kind(const char *kind)
+{
+	static const char *const bare[] = { "uint", "int", "ptr", "func_ptr", "enum", "float",
+					     "char", "bool" };
+
+	for (size_t i = 0; kind && i < sizeof(bare) / sizeof(bare[0]); i++)
+		if (!strcmp(kind, bare[i]))
+			return true;
+	return false;
+}
+
+/* Scalar N as one value (btf_render.h's leaves). An enum shows its
+ * enumerator and its raw value: "FIFO (2)". */
 static void put_scalar(FILE *f, const struct jtree *t, const struct jnode *n)
 {
-	const struct jnode *v;
-	const char *kind, *name;
+	const struct jnode *v, *raw;
+	const char *kind;
 
 	if (primitive(n)) {
 		put_atom(f, n, false);
@@ -366,15 +379,13 @@ static void put_scalar(FILE *f, const struct jtree *t, const struct jnode *n)
 	}
 	v = member(t, n, "value");
 	kind = text_of(t, n, "kind");
-	name = text_of(t, n, "name");
-	if (kind && !strcmp(kind, "enum") && name) {
-		put_clean(f, name, 128);
+	put_atom(f, v, bare_kind(kind));
+	raw = member(t, n, "raw");
+	if (kind && !strcmp(kind, "enum") && primitive(raw) && v->type == J_TEXT) {
 		fputs(" (", f);
-		put_atom(f, v, false);
+		put_atom(f, raw, true);
 		fputc(')', f);
-		return;
 	}
-	put_atom(f, v, kind && (!strcmp(kind, "ptr") || !strcmp(kind, "pointer")));
 }
 
 static void indent(FILE *f, int depth)
@@ -402,10 +413,13 @@ static void put_tree(FILE *f, const struct jtree *t, const struct jnode *n, cons
 static void put_children(FILE *f, const struct jtree *t, const struct jnode *n,
 			 const struct jnode *kids, const char *label, int depth)
 {
-	const char *tn = text_of(t, n, "type_name");
+	const char *tn = text_of(t, n, "type_name"), *kind = text_of(t, n, "kind");
+	const struct jnode *tr;
 	char idx[32];
 	size_t i = 0;
 
+	if ((!tn || !*tn) && kind && !strcmp(kind, "union"))
+		tn = "union"; /* an anonymous union says what it is */
 	indent(f, depth);
 	put_clean(f, label, 128);
 	if (tn && *tn) {
@@ -425,11 +439,17 @@ static void put_children(FILE *f, const struct jtree *t, const struct jnode *n,
 		if (kids->type == J_OBJECT) {
 			put_tree(f, t, c, c->key ? c->key : "?", depth + 1);
 		} else if (name && v && member(t, n, "members") == kids) {
-			put_tree(f, t, v, name, depth + 1); /* a struct member */
+			/* a struct member; an anonymous one has "name": "" */
+			put_tree(f, t, v, *name ? name : "(anonymous)", depth + 1);
 		} else {
 			snprintf(idx, sizeof(idx), "[%zu]", i);
 			put_tree(f, t, c, idx, depth + 1);
 		}
+	}
+	tr = member(t, n, "truncated");
+	if (tr && tr->type == J_INT && tr->atom && strcmp(tr->atom, "0")) {
+		indent(f, depth + 1);
+		fprintf(f, "(%s more not shown)\n", tr->atom);
 	}
 }
 
@@ -503,14 +523,20 @@ static void put_map(FILE *f, const struct jtree *t, const struct jnode *map)
 	put_clean(f, name ? name : "?", 128);
 	fputs(" (", f);
 	put_clean(f, type ? type : "?", 64);
+	put_num(f, t, map, "id", ", id ", "");
 	put_num(f, t, map, "key_size", ", key ", " B");
 	put_num(f, t, map, "value_size", ", value ", " B");
 	put_num(f, t, map, "max_entries", ", max_entries ", "");
 	if (flags && flags->type == J_INT && flags->atom)
 		fprintf(f, ", flags 0x%" PRIx64, (uint64_t)strtoll(flags->atom, NULL, 10));
 	fputs(")\n", f);
-	if (!entries || entries->type != J_ARRAY || !first(t, entries))
+	if (text_of(t, map, "skipped")) {
+		fputs("  (skipped: ", f);
+		put_clean(f, text_of(t, map, "skipped"), 256);
+		fputs(")\n", f);
+	} else if (!entries || entries->type != J_ARRAY || !first(t, entries)) {
 		fputs("  (no entries)\n", f);
+	}
 	for (const struct jnode *e = entries ? first(t, entries) : NULL; e; e = next(t, e)) {
 		const struct jnode *k = member(t, e, "key"), *v = member(t, e, "value"),
 				  *pc = member(t, e, "percpu");
@@ -533,7 +559,13 @@ static void put_map(FILE *f, const struct jtree *t, const struct jnode *map)
 		} else {
 			put_tree(f, t, e, label, 1);
 		}
+		if (text_of(t, e, "error")) {
+			fputs("    (could not render: ", f);
+			put_clean(f, text_of(t, e, "error"), 256);
+			fputs(")\n", f);
+		}
 	}
+	put_num(f, t, map, "entries_dropped", "  (entries dropped: ", ")\n");
 	if (tr && tr->type == J_TRUE)
 		fputs("  (truncated: the map held more than the dump shows)\n", f);
 	else if (tr && tr->type == J_INT)

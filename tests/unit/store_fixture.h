@@ -39,7 +39,12 @@ struct ofx {
 	"      {\"name\": \"stall\", \"value\": {\"kind\": \"uint\", \"bits\": 32, \"value\": 1}},\n" \
 	"      {\"name\": \"nr_enqueued\", \"value\": {\"kind\": \"uint\", \"bits\": 64, \"value\": 4711}},\n" \
 	"      {\"name\": \"nr_dispatched\", \"value\": {\"kind\": \"uint\", \"bits\": 64, \"value\": 4700}},\n" \
-	"      {\"name\": \"nr_cpus\", \"value\": {\"kind\": \"int\", \"bits\": 32, \"value\": 2}}]}}],\n" \
+	"      {\"name\": \"nr_cpus\", \"value\": {\"kind\": \"int\", \"bits\": 32, \"value\": 2}},\n" \
+	"      {\"name\": \"\", \"value\": {\"kind\": \"union\", \"members\": [\n" \
+	"        {\"name\": \"raw\", \"value\": {\"kind\": \"uint\", \"bits\": 32, \"value\": 9}}]}},\n" \
+	"      {\"name\": \"seen\", \"value\": {\"kind\": \"array\", \"len\": 4, \"elements\": [\n" \
+	"        {\"kind\": \"uint\", \"bits\": 8, \"value\": 3}, {\"kind\": \"uint\", \"bits\": 8,\n" \
+	"         \"value\": 4}], \"truncated\": 2}}]}}],\n" \
 	"   \"truncated\": false},\n" \
 	"  {\"name\": \"scx_ktst.rodata\", \"map_type\": \"array\", \"key_size\": 4,\n" \
 	"   \"value_size\": 8, \"max_entries\": 1, \"map_flags\": 1152,\n" \
@@ -47,13 +52,14 @@ struct ofx {
 	"     \"members\": [\n" \
 	"      {\"name\": \"stall_after_s\", \"value\": {\"kind\": \"uint\", \"bits\": 32, \"value\": 1}},\n" \
 	"      {\"name\": \"mode\", \"value\": {\"kind\": \"enum\", \"type_name\": \"ktstr_mode\",\n" \
-	"        \"value\": 2, \"name\": \"MODE_STALL\"}}]}}],\n" \
+	"        \"bits\": 32, \"value\": \"MODE_STALL\", \"raw\": 2}}]}}],\n" \
 	"   \"truncated\": false},\n" \
 	"  {\"name\": \"task_ctx\", \"map_type\": \"hash\", \"key_size\": 4, \"value_size\": 16,\n" \
 	"   \"max_entries\": 1024, \"map_flags\": 0,\n" \
 	"   \"entries\": [{\"key\": {\"kind\": \"int\", \"bits\": 32, \"value\": 42},\n" \
 	"     \"value\": {\"kind\": \"struct\", \"type_name\": \"task_ctx\", \"members\": [\n" \
-	"      {\"name\": \"comm\", \"value\": {\"kind\": \"string\", \"value\": \"worker-0\"}},\n" \
+	"      {\"name\": \"comm\", \"value\": {\"kind\": \"string\", \"len\": 16,\n" \
+	"        \"value\": \"worker-0\"}},\n" \
 	"      {\"name\": \"last_cpu\", \"value\": {\"kind\": \"int\", \"bits\": 32, \"value\": -1}}]}}],\n" \
 	"   \"truncated\": false},\n" \
 	"  {\"name\": \"pcpu_stats\", \"map_type\": \"percpu_array\", \"key_size\": 4,\n" \
@@ -61,8 +67,10 @@ struct ofx {
 	"   \"entries\": [{\"key\": 0, \"percpu\": [\n" \
 	"     {\"kind\": \"uint\", \"bits\": 64, \"value\": 10},\n" \
 	"     {\"kind\": \"uint\", \"bits\": 64, \"value\": 20}]}],\n" \
-	"   \"truncated\": false}],\n" \
-	" \"errors\": []}\n"
+	"   \"truncated\": false},\n" \
+	"  {\"name\": \"events\", \"map_type\": \"ringbuf\", \"key_size\": 0, \"value_size\": 0,\n" \
+	"   \"max_entries\": 4096, \"map_flags\": 0, \"skipped\": \"not readable by lookup\"}],\n" \
+	" \"errors\": [\"map 7: no BTF\"]}\n"
 
 /* F's scheduler (scx-ktstr) failed with FAILURE, the kernel's EXIT_KIND
  * and REASON, leaving DUMP (NULL = none), a kernel dump and a log tail;

@@ -162,7 +162,11 @@ static void test_dump_found(void **state)
 		  "task stall): scx_ktstr[120] failed to run for 3.100s\n");
 	must_have(out, "map scx_ktst.bss (array, key 4 B, value 24 B, max_entries 1, "
 		  "flags 0x400)\n  [0] (.bss):\n    stall = 1\n    nr_enqueued = 4711\n");
-	must_have(out, "    nr_cpus = 2\n");
+	must_have(out, "    nr_cpus = 2\n    (anonymous) (union):\n      raw = 9\n"
+		  "    seen:\n      [0] = 3\n      [1] = 4\n      (2 more not shown)\n");
+	must_have(out, "map events (ringbuf, key 0 B, value 0 B, max_entries 4096, flags 0x0)\n"
+		  "  (skipped: not readable by lookup)\n");
+	must_have(out, "errors:\n  \"map 7: no BTF\"\n");
 	must_have(out, "    mode = MODE_STALL (2)\n");
 	must_have(out, "map task_ctx (hash,");
 	must_have(out, "  [42] (task_ctx):\n    comm = \"worker-0\"\n    last_cpu = -1\n");
@@ -310,6 +314,54 @@ static void test_cli(void **state)
 	must_have(out, "\"has_dump\": 1");
 	must_have(out, "\"name\": \"late\",\n      \"at_ms\": 1900,\n      \"capture\": "
 		  "\"failed\"");
+	free(out);
+	/* --var: a value by path, through common/dump.h. */
+	{
+		static const char *const vars[][2] = {
+			{ "stall", "1\n" },
+			{ "bss.nr_enqueued", "4711\n" },
+			{ "scx_ktst.bss.raw", "9\n" },
+			{ "seen[1]", "4\n" },
+			{ "mode", "2\n" },
+			{ "task_ctx.comm", "worker-0\n" },
+			{ "task_ctx.last_cpu", "-1\n" },
+			{ "pcpu_stats[0][1]", "20\n" },
+		};
+
+		for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+			snprintf(args, sizeof(args), "--db %s dump %llu --var %s", db_path,
+				 (unsigned long long)ids[0], vars[i][0]);
+			assert_int_equal(cli(args, false, &out), 0);
+			if (strcmp(out, vars[i][1]))
+				fail_msg("--var %s: '%s'", vars[i][0], out);
+			free(out);
+		}
+	}
+	snprintf(args, sizeof(args), "--db %s dump %llu --snapshot mid --var stall", db_path,
+		 (unsigned long long)ids[1]);
+	assert_int_equal(cli(args, false, &out), 0);
+	assert_string_equal(out, "1\n");
+	free(out);
+	snprintf(args, sizeof(args), "--db %s --json dump %llu --var task_ctx", db_path,
+		 (unsigned long long)ids[0]);
+	assert_int_equal(cli(args, false, &out), 0);
+	must_have(out, "{\"kind\":\"struct\",\"type_name\":\"task_ctx\"");
+	free(out);
+	snprintf(args, sizeof(args), "--db %s dump %llu --var nope", db_path,
+		 (unsigned long long)ids[0]);
+	assert_int_equal(cli(args, true, &out), 1);
+	must_have(out, "--var nope: ");
+	must_have(out, "no map or global named \"nope\"");
+	free(out);
+	snprintf(args, sizeof(args), "--db %s dump %llu --var bss.nope", db_path,
+		 (unsigned long long)ids[0]);
+	assert_int_equal(cli(args, true, &out), 1);
+	must_have(out, "no member \"nope\"");
+	free(out);
+	snprintf(args, sizeof(args), "--db %s dump %llu --snapshot late --var stall", db_path,
+		 (unsigned long long)ids[1]);
+	assert_int_equal(cli(args, true, &out), 1);
+	must_have(out, "snapshot \"late\": no JSON stored: scheduler gone");
 	free(out);
 	snprintf(args, sizeof(args), "--db %s dump nope", db_path);
 	assert_int_equal(cli(args, true, &out), 1);
