@@ -8,7 +8,14 @@
  * the console and, when the channel is open, sent as ScenarioResult
  * {ok=false} with its kind: GUEST_SETUP for the machine (mounts, spec
  * file, channel, topology, cgroups), SCENARIO_ERROR for a spec that breaks
- * the rules, and whatever the runner says. The machine always powers off. */
+ * the rules, and whatever the runner says. The machine always powers off.
+ *
+ * With a scheduler under test (guest/scheduler.h): it starts after the
+ * cgroup tree is ready and before the scenario; one that never comes up
+ * skips the scenario (its state is the verdict); the runner's hooks take
+ * snapshots (guest/snapshot.h) and end the scenario early when the
+ * scheduler fails; then the captures, the scheduler's state and on a
+ * failure its dumps go into the ScenarioResult. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -20,8 +27,11 @@
 #include "glog.h"
 #include "ktstr.pb-c.h"
 #include "runner.h"
+#include "scheduler.h"
+#include "snapshot.h"
 #include "spec.h"
 #include "sysfs_topo.h"
+#include "util.h"
 #include "watchdog.h"
 
 static struct kt_chan *chan;
@@ -85,6 +95,56 @@ static void hello(uint64_t uptime_ms)
 		(unsigned long long)uptime_ms);
 }
 
+/* The runner's hooks: snapshots and watches, and the scheduler's health. */
+struct agent_hooks {
+	struct kt_snap *snap;
+	struct kt_sched *sched;
+};
+
+static void hook_snapshot(void *ctx, const char *name)
+{
+	kt_snap_take(((struct agent_hooks *)ctx)->snap, name);
+}
+
+static int hook_watch(void *ctx, const char *symbol, struct kt_err *err)
+{
+	return kt_snap_watch(((struct agent_hooks *)ctx)->snap, symbol, err);
+}
+
+static bool hook_sched_failed(void *ctx)
+{
+	return kt_sched_failed(((struct agent_hooks *)ctx)->sched);
+}
+
+/* The scenario, with the scheduler under test around it when there is one. */
+static Ktstr__ScenarioResult *run(const Ktstr__EntrySpec *spec, const Ktstr__GuestTopology *topo)
+{
+	struct agent_hooks ah = {NULL, NULL};
+	struct kt_runner_hooks hooks = {&ah, hook_snapshot, hook_watch, hook_sched_failed};
+	Ktstr__ScenarioResult *res;
+	struct kt_err err;
+
+	if (spec->scheduler && kt_sched_start(spec->scheduler, &ah.sched, &err))
+		fail(KTSTR__SCENARIO_RESULT__KIND__SCENARIO_ERROR, "scheduler", err.msg);
+	ah.snap = kt_snap_new(kt_sched_maps(ah.sched), 0);
+	if (ah.sched && !kt_sched_enabled(ah.sched)) {
+		/* Never came up: no scenario to run, the scheduler's state says why. */
+		res = kt_xcalloc(1, sizeof(*res));
+		ktstr__scenario_result__init(res);
+		res->ok = true;
+		res->kind = KTSTR__SCENARIO_RESULT__KIND__COMPLETED;
+	} else {
+		res = kt_runner_run(spec, topo, KT_CGROUP_BASE, &hooks);
+	}
+	kt_snap_collect(ah.snap, res);
+	kt_snap_free(ah.snap);
+	if (ah.sched) {
+		kt_sched_finish(ah.sched, res);
+		kt_sched_free(ah.sched);
+	}
+	return res;
+}
+
 int main(void)
 {
 	struct kt_err mount_err = {{0}}, spec_err, err;
@@ -137,5 +197,5 @@ int main(void)
 		kt_glog("the cpu controller could not be enabled; continuing with cpuset only");
 	kt_glog("scenario '%s': %zu steps, duration %llu ms, watchdog %u ms", spec->name,
 		spec->n_steps, (unsigned long long)spec->duration_ms, spec->watchdog_ms);
-	finish(kt_runner_run(spec, topo, KT_CGROUP_BASE, NULL));
+	finish(run(spec, topo));
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,6 +15,8 @@
 #include "entry.h"
 #include "frame.h"
 #include "initramfs.h"
+#include "strv.h"
+#include "util.h"
 
 /* A per-entry file older than this belongs to a run that was killed. */
 #define KT_RUN_FILE_MAX_AGE_S (6 * 3600)
@@ -21,6 +24,19 @@
 /* Time a guest may take from QEMU start to agent contact, by accelerator. */
 #define KT_CONTACT_TCG_MS 45000
 #define KT_CONTACT_KVM_MS 20000
+
+/* The scheduler under test: how long the guest waits for sched_ext to say
+ * "enabled" (loading and verifying BPF is slow under TCG), and what its
+ * stop, failure dump and kernel dump add to the guest's watchdog. */
+#define KT_SCHED_ENABLE_TCG_MS 30000
+#define KT_SCHED_ENABLE_KVM_MS 10000
+#define KT_SCHED_STOP_MS 25000
+/* The entry's sched_ext watchdog for the built-in fixture when its args do
+ * not set one (the kernel's own default is 30 s). */
+#define KT_SCX_KTSTR_TIMEOUT_MS 4000
+#define KT_SCX_KTSTR "scx-ktstr"
+#define KT_SCHED_MAX_ARGS 64
+#define KT_SCHED_MAX_SYSCTLS 64
 
 static const char *const status_names[] = {"pass", "fail", "error", "infra", "skip"};
 
@@ -291,10 +307,98 @@ static void judge(const struct kt_entry_req *req, struct kt_entry_result *r,
 	set_status(r, KT_PASS, "all %zu checks passed", r->n_checks);
 }
 
+static const char *failure_name(Ktstr__SchedulerState__Failure f)
+{
+	switch (f) {
+	case KTSTR__SCHEDULER_STATE__FAILURE__STALL: return "stall";
+	case KTSTR__SCHEDULER_STATE__FAILURE__ERROR: return "error";
+	case KTSTR__SCHEDULER_STATE__FAILURE__CRASH: return "crash";
+	case KTSTR__SCHEDULER_STATE__FAILURE__VERIFIER: return "verifier";
+	case KTSTR__SCHEDULER_STATE__FAILURE__NOT_ENABLED: return "not enabled";
+	default: return "none";
+	}
+}
+
+/* The last LEN-ish bytes of guest text TEXT on one line, for a message. */
+static void tail_line(const char *text, char *buf, size_t len)
+{
+	size_t n = text ? strlen(text) : 0, i, o = 0;
+
+	if (!len)
+		return;
+	while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
+		n--;
+	i = n > len - 1 ? n - (len - 1) : 0;
+	for (; i < n && o + 1 < len; i++)
+		buf[o++] = (unsigned char)text[i] < 0x20 ? ' ' : text[i];
+	buf[o] = 0;
+}
+
+/* The failure signature: what failed, the kernel's exit kind and reason,
+ * then the scheduler's own message. */
+static void sched_signature(const Ktstr__SchedulerState *s, char *buf, size_t len)
+{
+	char msg[400];
+
+	tail_line(s->message, msg, sizeof(msg));
+	if (s->exit_kind || (s->reason && s->reason[0]))
+		snprintf(buf, len, "%s (exit kind %u: %s)%s%s", failure_name(s->failure),
+			 s->exit_kind, s->reason ? s->reason : "", msg[0] ? ": " : "", msg);
+	else
+		snprintf(buf, len, "%s%s%s", failure_name(s->failure), msg[0] ? ": " : "", msg);
+}
+
+/* The scheduler under test decides the status when it failed or was
+ * expected to: true when it did. A run whose scheduler failed is not
+ * judged by the checks (its steps were cut short on purpose). */
+static bool sched_verdict(const struct kt_entry_req *req, struct kt_entry_result *r)
+{
+	const Ktstr__SchedulerState *s;
+	Ktstr__ScenarioResult__Kind k;
+	char sig[640], out[400];
+
+	if (!req->sched || !r->result || (r->status != KT_PASS && r->status != KT_FAIL))
+		return false;
+	k = r->result->kind;
+	if (k != KTSTR__SCENARIO_RESULT__KIND__COMPLETED &&
+	    k != KTSTR__SCENARIO_RESULT__KIND__WATCHDOG &&
+	    k != KTSTR__SCENARIO_RESULT__KIND__WORKER_DIED)
+		return false;
+	s = r->result->scheduler;
+	if (!s) {
+		set_status(r, KT_INFRA, "guest agent reported no state of scheduler %s",
+			   req->sched->name);
+		return true;
+	}
+	if (s->failure == KTSTR__SCHEDULER_STATE__FAILURE__NOT_ENABLED) {
+		tail_line(s->message && s->message[0] ? s->message : s->output, out, sizeof(out));
+		set_status(r, KT_FAIL, "scheduler %s was never enabled: %s", req->sched->name,
+			   out[0] ? out : "no output");
+		return true;
+	}
+	if (s->failure != KTSTR__SCHEDULER_STATE__FAILURE__NONE) {
+		sched_signature(s, sig, sizeof(sig));
+		if (req->sched->expect_err)
+			set_status(r, KT_PASS, "scheduler %s failed as expected: %s",
+				   req->sched->name, sig);
+		else
+			set_status(r, KT_FAIL, "scheduler %s failed: %s", req->sched->name, sig);
+		return true;
+	}
+	if (req->sched->expect_err && r->status == KT_PASS) {
+		set_status(r, KT_FAIL, "scheduler %s: a failure was expected (expect_err) but it "
+			   "ran to the end", req->sched->name);
+		return true;
+	}
+	return false;
+}
+
 void kt_entry_classify(const struct kt_entry_req *req, const Ktstr__EntrySpec *spec,
 		       struct kt_entry_result *r)
 {
 	classify(req, r);
+	if (sched_verdict(req, r))
+		return;
 	if (r->status == KT_PASS)
 		judge(req, r, spec);
 }
@@ -370,13 +474,154 @@ static int choose_accel(const struct kt_entry_req *req, const char *base, struct
 	return rc;
 }
 
+/* The SchedulerSpec the guest gets for REQ->sched: pointers into REQ and
+ * into this (heap) block, so nothing in it is freed on its own. */
+struct sched_pb {
+	Ktstr__SchedulerSpec spec;
+	Ktstr__Sysctl sysctl[KT_SCHED_MAX_SYSCTLS];
+	Ktstr__Sysctl *sysctl_p[KT_SCHED_MAX_SYSCTLS];
+	char *keys[KT_SCHED_MAX_SYSCTLS];
+	char *args[KT_SCHED_MAX_ARGS + 1];
+	char path[PATH_MAX];
+	char timeout_arg[32];
+};
+
+static void sched_pb_free(struct sched_pb *pb)
+{
+	if (!pb)
+		return;
+	for (size_t i = 0; i < pb->spec.n_sysctls; i++)
+		free(pb->keys[i]);
+	free(pb);
+}
+
+static bool has_prefix_arg(const char *const *args, const char *prefix)
+{
+	for (; args && *args; args++)
+		if (strncmp(*args, prefix, strlen(prefix)) == 0)
+			return true;
+	return false;
+}
+
+/* Build the guest's SchedulerSpec from SCHED; the errors are the request's
+ * (status error). */
+static int sched_pb_build(const struct kt_entry_sched *sched, enum kt_accel accel,
+			  struct sched_pb **out, struct kt_err *err)
+{
+	struct sched_pb *pb = kt_xcalloc(1, sizeof(*pb));
+	const char *base;
+	size_t n = 0;
+
+	*out = NULL;
+	if (!sched->name || !sched->name[0] || !sched->binary || !sched->binary[0]) {
+		free(pb);
+		return kt_errf(err, "scheduler: a name and a binary are required");
+	}
+	base = strrchr(sched->binary, '/');
+	base = base ? base + 1 : sched->binary;
+	if (!base[0] || snprintf(pb->path, sizeof(pb->path), "/bin/%s", base) >= (int)sizeof(pb->path)) {
+		free(pb);
+		return kt_errf(err, "scheduler %s: binary path '%s' has no usable file name",
+			       sched->name, sched->binary);
+	}
+	ktstr__scheduler_spec__init(&pb->spec);
+	pb->spec.name = (char *)sched->name;
+	pb->spec.path = pb->path;
+	for (const char *const *a = sched->args; a && *a; a++) {
+		if (n == KT_SCHED_MAX_ARGS)
+			goto too_many;
+		pb->args[n++] = (char *)*a;
+	}
+	/* The entry's sched_ext watchdog: the fixture takes it as an option;
+	 * another scheduler sets its own. */
+	if (strcmp(sched->name, KT_SCX_KTSTR) == 0 && !has_prefix_arg(sched->args, "--timeout-ms")) {
+		if (n == KT_SCHED_MAX_ARGS)
+			goto too_many;
+		snprintf(pb->timeout_arg, sizeof(pb->timeout_arg), "--timeout-ms=%u",
+			 KT_SCX_KTSTR_TIMEOUT_MS);
+		pb->args[n++] = pb->timeout_arg;
+	}
+	pb->spec.n_args = n;
+	pb->spec.args = pb->args;
+	pb->spec.expect_err = sched->expect_err;
+	pb->spec.enable_timeout_ms = accel == KT_ACCEL_KVM ? KT_SCHED_ENABLE_KVM_MS :
+							      KT_SCHED_ENABLE_TCG_MS;
+	pb->spec.sysctls = pb->sysctl_p;
+	for (const char *const *kv = sched->sysctls; kv && *kv; kv++) {
+		const char *eq = strchr(*kv, '=');
+		size_t i = pb->spec.n_sysctls;
+
+		if (i == KT_SCHED_MAX_SYSCTLS) {
+			sched_pb_free(pb);
+			return kt_errf(err, "scheduler %s: more than %d sysctls", sched->name,
+				       KT_SCHED_MAX_SYSCTLS);
+		}
+		if (!eq || eq == *kv) {
+			sched_pb_free(pb);
+			return kt_errf(err, "scheduler %s: sysctl '%s' is not key=value", sched->name,
+				       *kv);
+		}
+		pb->keys[i] = strndup(*kv, (size_t)(eq - *kv));
+		if (!pb->keys[i])
+			abort();
+		ktstr__sysctl__init(&pb->sysctl[i]);
+		pb->sysctl[i].key = pb->keys[i];
+		pb->sysctl[i].value = (char *)eq + 1;
+		pb->sysctl_p[i] = &pb->sysctl[i];
+		pb->spec.n_sysctls++;
+	}
+	*out = pb;
+	return 0;
+too_many:
+	sched_pb_free(pb);
+	return kt_errf(err, "scheduler %s: more than %d arguments", sched->name, KT_SCHED_MAX_ARGS);
+}
+
+/* KERNEL_ARGS joined for the guest's command line, malloc'd ("" = none);
+ * an argument with a space or a control character would split or break
+ * the command line. */
+static int kernel_args_join(const char *const *args, char **out, struct kt_err *err)
+{
+	struct kt_strv v;
+	size_t len = 1, o = 0;
+	char *s;
+
+	*out = NULL;
+	kt_strv_init(&v);
+	for (; args && *args; args++) {
+		for (const char *c = *args; *c; c++)
+			if ((unsigned char)*c <= 0x20 || *c == 0x7f) {
+				kt_strv_free(&v);
+				return kt_errf(err, "kernel argument '%s': spaces and control "
+					       "characters are not allowed", *args);
+			}
+		if (**args) {
+			kt_strv_add(&v, *args);
+			len += strlen(*args) + 1;
+		}
+	}
+	if (len > 2048) {
+		kt_strv_free(&v);
+		return kt_errf(err, "kernel arguments: %zu bytes, at most 2048", len);
+	}
+	s = kt_xcalloc(1, len);
+	for (size_t i = 0; i < v.n; i++)
+		o += (size_t)sprintf(s + o, "%s%s", i ? " " : "", v.v[i]);
+	kt_strv_free(&v);
+	*out = s;
+	return 0;
+}
+
 int kt_entry_run(const struct kt_entry_req *req, struct kt_entry_result *r, struct kt_err *err)
 {
 	char base[4096], initrd[4096];
 	struct kt_vm_opts o = {0};
 	Ktstr__EntrySpec *spec = NULL;
-	uint8_t *packed = NULL;
-	size_t packed_len;
+	struct sched_pb *sched = NULL;
+	const char *extra[2] = {NULL, NULL};
+	uint8_t *packed = NULL, *final = NULL;
+	size_t packed_len, final_len;
+	char *append = NULL;
 	uint32_t guest_wd;
 	uint64_t contact_ms;
 	struct kt_err e;
@@ -389,23 +634,51 @@ int kt_entry_run(const struct kt_entry_req *req, struct kt_entry_result *r, stru
 		set_status(r, KT_ERROR, "%s", e.msg);
 		return 0;
 	}
-	/* The guest's watchdog covers the planned holds with room for set-up;
-	 * the host's adds boot time and is the backstop for a guest that
-	 * cannot report at all. */
+	if (req->sched && req->kernel->has_sched_ext == 0) {
+		set_status(r, KT_SKIP, "scheduler %s needs sched_ext; kernel %s has none "
+			   "(CONFIG_SCHED_CLASS_EXT is not set)", req->sched->name,
+			   req->kernel->version);
+		return 0;
+	}
+	if (req->sched && kernel_args_join(req->sched->kernel_args, &append, &e)) {
+		set_status(r, KT_ERROR, "scheduler %s: %s", req->sched->name, e.msg);
+		return 0;
+	}
+	/* The guest's watchdog covers the planned holds with room for set-up
+	 * (and a scheduler's start, stop and dumps); the host's adds boot time
+	 * and is the backstop for a guest that cannot report at all. */
 	guest_wd = (uint32_t)(2 * kt_scenario_planned_ms(req->scenario, req->duration_ms) + 20000);
+	if (req->sched)
+		guest_wd += KT_SCHED_ENABLE_TCG_MS + KT_SCHED_STOP_MS;
 	if (kt_scenario_entry_spec(req->scenario, req->duration_ms, req->workers, guest_wd, &packed,
 				   &packed_len, &e)) {
 		set_status(r, KT_ERROR, "%s", e.msg);
-		return 0;
+		goto out;
 	}
 	spec = ktstr__entry_spec__unpack(NULL, packed_len, packed);
 	if (!spec) {
 		free(packed);
+		free(append);
 		return kt_errf(err, "entry: the packed entry spec does not unpack");
 	}
-	if (kt_initramfs_base(req->cache_dir, req->agent, NULL, base, sizeof(base), &e) ||
-	    choose_accel(req, base, r, &e) ||
-	    compose(req->cache_dir, base, packed, packed_len, initrd, sizeof(initrd), &e)) {
+	extra[0] = req->sched ? req->sched->binary : NULL;
+	if (kt_initramfs_base(req->cache_dir, req->agent, extra, base, sizeof(base), &e) ||
+	    choose_accel(req, base, r, &e)) {
+		set_status(r, KT_INFRA, "preparing the guest: %s", e.msg);
+		goto out;
+	}
+	if (req->sched && sched_pb_build(req->sched, r->accel, &sched, &e)) {
+		set_status(r, KT_ERROR, "%s", e.msg);
+		goto out;
+	}
+	/* The spec with its scheduler: packed here because the wait for
+	 * "enabled" depends on the accelerator just chosen. */
+	spec->scheduler = sched ? &sched->spec : NULL;
+	final_len = ktstr__entry_spec__get_packed_size(spec);
+	final = kt_xcalloc(1, final_len + 1);
+	ktstr__entry_spec__pack(spec, final);
+	spec->scheduler = NULL;
+	if (compose(req->cache_dir, base, final, final_len, initrd, sizeof(initrd), &e)) {
 		set_status(r, KT_INFRA, "preparing the guest: %s", e.msg);
 		goto out;
 	}
@@ -415,6 +688,7 @@ int kt_entry_run(const struct kt_entry_req *req, struct kt_entry_result *r, stru
 	o.qemu.topo = req->topo;
 	o.qemu.mem_mb = req->mem_mb;
 	o.qemu.accel = r->accel;
+	o.qemu.append = append;
 	o.budget_ms = contact_ms + guest_wd + 10000;
 	o.contact_timeout_ms = contact_ms;
 	o.console_path = req->console_path;
@@ -430,8 +704,12 @@ int kt_entry_run(const struct kt_entry_req *req, struct kt_entry_result *r, stru
 	}
 	unlink(initrd);
 out:
-	ktstr__entry_spec__free_unpacked(spec, NULL);
+	if (spec)
+		ktstr__entry_spec__free_unpacked(spec, NULL);
+	sched_pb_free(sched);
+	free(final);
 	free(packed);
+	free(append);
 	return 0;
 }
 void kt_entry_result_free(struct kt_entry_result *r)

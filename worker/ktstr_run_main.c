@@ -13,6 +13,7 @@
 #include "catalog.h"
 #include "entry.h"
 #include "report.h"
+#include "strv.h"
 
 static void usage(FILE *f)
 {
@@ -20,6 +21,7 @@ static void usage(FILE *f)
 		"usage: ktstr-run [--kernel SPEC|SHA|PATH] [--topology NnNlNcNt] --scenario NAME|FILE\n"
 		"                 [--duration 3s] [--workers N] [--json] [--console FILE]\n"
 		"                 [--accel auto|kvm|tcg] [--memory MB] [--cache DIR]\n"
+		"                 [--scheduler NAME|PATH [--sched-args \"ARGS\"] [--expect-err]]\n"
 		"       ktstr-run --list\n"
 		"\n"
 		"  --kernel    debian:sid (default), debian:trixie, debian:bookworm, a Debian package\n"
@@ -27,6 +29,13 @@ static void usage(FILE *f)
 		"  --topology  NUMA nodes, LLCs, cores per LLC, threads per core (default 1n1l2c1t)\n"
 		"  --duration  scenario length: 3s, 500ms, 1m (default 2s)\n"
 		"  --workers   workers per cgroup where the scenario does not say (default 2)\n"
+		"  --scheduler the sched_ext scheduler under test: scx-ktstr (the built-in\n"
+		"              fixture, next to ktstr-run) or a binary's path (default: the\n"
+		"              kernel's own); a kernel without sched_ext gives skip\n"
+		"  --sched-args its arguments, split on spaces (scx-ktstr gets --timeout-ms=4000\n"
+		"              unless they set it)\n"
+		"  --expect-err the scheduler is expected to fail: its failure is pass, its\n"
+		"              survival fail\n"
 		"Exit status: 0 pass, 1 fail, 2 error or infra.\n");
 }
 
@@ -89,6 +98,47 @@ static int agent_path(char *buf, size_t len, struct kt_err *err)
 	return 0;
 }
 
+/* The scheduler binary for --scheduler NAME|PATH: the built-in fixture
+ * next to this binary, or an executable path. */
+static int sched_path(const char *arg, char *buf, size_t len, struct kt_err *err)
+{
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (strcmp(arg, "scx-ktstr") == 0) {
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n < 0)
+			return kt_errf(err, "/proc/self/exe: %s", strerror(errno));
+		self[n] = 0;
+		snprintf(buf, len, "%s/scx-ktstr", dirname(self));
+	} else if (strchr(arg, '/')) {
+		snprintf(buf, len, "%s", arg);
+	} else {
+		return kt_errf(err, "--scheduler '%s': not scx-ktstr and not a path (use ./%s for a "
+			       "file here)", arg, arg);
+	}
+	if (access(buf, X_OK))
+		return kt_errf(err, "--scheduler '%s': %s: %s", arg, buf, strerror(errno));
+	return 0;
+}
+
+/* ARGS split on spaces into V (empty words dropped). */
+static void split_args(const char *args, struct kt_strv *v)
+{
+	const char *p = args, *q;
+
+	while (p && *p) {
+		while (*p == ' ')
+			p++;
+		q = p;
+		while (*q && *q != ' ')
+			q++;
+		if (q > p)
+			kt_strv_addf(v, "%.*s", (int)(q - p), p);
+		p = q;
+	}
+}
+
 static int list_catalog(void)
 {
 	for (size_t i = 0; i < kt_catalog_len; i++) {
@@ -120,11 +170,17 @@ int main(int argc, char **argv)
 		{"memory", required_argument, NULL, 'm'},
 		{"cache", required_argument, NULL, 'C'},
 		{"list", no_argument, NULL, 'l'},
+		{"scheduler", required_argument, NULL, 'S'},
+		{"sched-args", required_argument, NULL, 'A'},
+		{"expect-err", no_argument, NULL, 'E'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	const char *kernel_ref = "debian:sid", *topo_s = "1n1l2c1t", *scenario_s = NULL;
-	char cache[PATH_MAX] = "", agent[PATH_MAX];
+	const char *sched_s = NULL, *sched_args = NULL;
+	char cache[PATH_MAX] = "", agent[PATH_MAX], sched_bin[PATH_MAX];
+	struct kt_entry_sched sched = {0};
+	struct kt_strv sargs;
 	struct kt_entry_req req = {.duration_ms = 2000, .workers = 2};
 	struct kt_entry_result res;
 	struct kt_scenario *sc = NULL;
@@ -169,6 +225,9 @@ int main(int argc, char **argv)
 			break;
 		case 'C': snprintf(cache, sizeof(cache), "%s", optarg); break;
 		case 'l': return list_catalog();
+		case 'S': sched_s = optarg; break;
+		case 'A': sched_args = optarg; break;
+		case 'E': sched.expect_err = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -183,6 +242,25 @@ int main(int argc, char **argv)
 	}
 	if (kt_topo_parse(topo_s, &req.topo, &err))
 		goto usage_err;
+	if (!sched_s && (sched_args || sched.expect_err)) {
+		kt_errf(&err, "--sched-args and --expect-err need --scheduler");
+		goto usage_err;
+	}
+	kt_strv_init(&sargs);
+	if (sched_s) {
+		const char *b;
+
+		if (sched_path(sched_s, sched_bin, sizeof(sched_bin), &err)) {
+			kt_strv_free(&sargs);
+			goto usage_err;
+		}
+		b = strrchr(sched_bin, '/');
+		sched.name = b ? b + 1 : sched_bin;
+		sched.binary = sched_bin;
+		split_args(sched_args, &sargs);
+		sched.args = (const char *const *)sargs.v;
+		req.sched = &sched;
+	}
 	if (kt_scenario_load(scenario_s, &sc, &err))
 		goto fatal;
 	/* From here on, what goes wrong is the host's or the kernel artifact's. */
@@ -212,6 +290,7 @@ int main(int argc, char **argv)
 	rc = kt_status_exit_code(res.status);
 	kt_entry_result_free(&res);
 	kt_scenario_free(sc);
+	kt_strv_free(&sargs);
 	return rc;
 
 usage_err:
@@ -226,5 +305,6 @@ fatal:
 		kt_report_json_early(stdout, fatal_status, err.msg, kernel_ref, topo_s,
 				     sc ? kt_scenario_name(sc) : scenario_s);
 	kt_scenario_free(sc);
+	kt_strv_free(&sargs);
 	return kt_status_exit_code(fatal_status);
 }

@@ -99,6 +99,66 @@ static void json_cgroups(struct kt_json *j, const Ktstr__ScenarioResult *res)
 	kt_json_arr_end(j);
 }
 
+static const char *sched_failure_name(Ktstr__SchedulerState__Failure f)
+{
+	static const char *const names[] = {"none", "stall", "error", "crash", "verifier",
+					    "not_enabled"};
+
+	return (unsigned)f < sizeof(names) / sizeof(names[0]) ? names[f] : "unknown";
+}
+
+/* `scheduler`: null for the kernel's own; what the guest saw of it; the
+ * requested name when the guest never said. */
+static void json_sched(struct kt_json *j, const struct kt_entry_req *req,
+		       const struct kt_entry_result *r)
+{
+	const Ktstr__SchedulerState *s = r->result ? r->result->scheduler : NULL;
+
+	kt_json_key(j, "scheduler");
+	if (!req->sched) {
+		kt_json_null(j);
+		return;
+	}
+	kt_json_obj_begin(j);
+	kt_json_key(j, "name");
+	kt_json_str(j, req->sched->name);
+	kt_json_key(j, "expect_err");
+	kt_json_bool(j, req->sched->expect_err);
+	kt_json_key(j, "enabled");
+	kt_json_bool(j, s && s->enabled);
+	kt_json_key(j, "failure");
+	kt_json_str(j, s ? sched_failure_name(s->failure) : NULL);
+	kt_json_key(j, "exit");
+	if (s && (s->exited || s->exit_kind)) {
+		kt_json_obj_begin(j);
+		kt_json_key(j, "kind");
+		kt_json_u64(j, s->exit_kind);
+		kt_json_key(j, "reason");
+		kt_json_str(j, s->reason);
+		kt_json_key(j, "message");
+		kt_json_str(j, s->message);
+		kt_json_key(j, "after_ms");
+		kt_json_u64(j, s->exited_after_ms);
+		kt_json_obj_end(j);
+	} else {
+		kt_json_null(j);
+	}
+	kt_json_key(j, "exit_status");
+	if (s)
+		kt_json_i64(j, s->exit_status);
+	else
+		kt_json_null(j);
+	kt_json_key(j, "exit_signal");
+	kt_json_i64(j, s ? s->exit_signal : 0);
+	kt_json_key(j, "output");
+	kt_json_str(j, s ? s->output : NULL);
+	kt_json_key(j, "kernel_dump");
+	kt_json_str(j, s ? s->kernel_dump : NULL);
+	kt_json_key(j, "klog_tail");
+	kt_json_str(j, s ? s->klog_tail : NULL);
+	kt_json_obj_end(j);
+}
+
 void kt_report_json(FILE *f, const struct kt_entry_req *req, const struct kt_entry_result *r)
 {
 	struct kt_json j;
@@ -157,6 +217,7 @@ void kt_report_json(FILE *f, const struct kt_entry_req *req, const struct kt_ent
 	kt_json_u64(&j, r->total_ms);
 	kt_json_key(&j, "guest_kernel");
 	kt_json_str(&j, r->hello ? r->hello->kernel_release : NULL);
+	json_sched(&j, req, r);
 	kt_json_key(&j, "cgroups");
 	json_cgroups(&j, r->result);
 	kt_json_key(&j, "checks");
@@ -264,6 +325,10 @@ void kt_report_human(FILE *f, const struct kt_entry_req *req, const struct kt_en
 				cpus);
 		}
 	}
+	if (req->sched)
+		fprintf(f, "  scheduler %s: %s, failure %s\n", req->sched->name,
+			res && res->scheduler && res->scheduler->enabled ? "enabled" : "not enabled",
+			res && res->scheduler ? sched_failure_name(res->scheduler->failure) : "?");
 	for (size_t i = 0; i < r->n_checks; i++)
 		fprintf(f, "  [%s] %-20s %s\n", r->checks[i].passed ? " ok " : "FAIL",
 			r->checks[i].name, r->checks[i].message);

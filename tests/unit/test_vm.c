@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -159,6 +160,8 @@ struct fixture {
 	uint32_t cg_cpus[2];
 	Ktstr__CgroupStats cg, *cgp[1];
 	Ktstr__ScenarioResult res;
+	Ktstr__SchedulerState sched_state;
+	struct kt_entry_sched sched;
 	struct kt_entry_result r;
 };
 
@@ -338,6 +341,97 @@ static void table_check_fails(void **state)
 	EXPECT(f, KT_FAIL, "not_starved.gap");
 }
 
+/* The same guest report with scx-ktstr under test: STATE is what the
+ * guest saw of it. */
+static struct fixture *sched_fixture(bool expect_err, Ktstr__SchedulerState__Failure failure)
+{
+	struct fixture *f = fixture();
+
+	f->sched.name = "scx-ktstr";
+	f->sched.binary = "/nonexistent/scx-ktstr";
+	f->sched.expect_err = expect_err;
+	f->req.sched = &f->sched;
+	ktstr__scheduler_state__init(&f->sched_state);
+	f->sched_state.name = "scx-ktstr";
+	f->sched_state.enabled = failure != KTSTR__SCHEDULER_STATE__FAILURE__NOT_ENABLED &&
+				 failure != KTSTR__SCHEDULER_STATE__FAILURE__VERIFIER;
+	f->sched_state.failure = failure;
+	f->sched_state.output = "";
+	f->sched_state.message = "";
+	f->sched_state.reason = "";
+	if (failure == KTSTR__SCHEDULER_STATE__FAILURE__STALL) {
+		f->sched_state.exited = true;
+		f->sched_state.exit_kind = 1026;
+		f->sched_state.reason = "runnable task stall";
+		f->sched_state.message = "kworker/0:1[29] failed to run for 3.1s";
+		/* the runner stopped early: fewer cgroups than the spec */
+		f->res.n_cgroups = 0;
+	}
+	f->res.scheduler = &f->sched_state;
+	return f;
+}
+
+static void table_scheduler(void **state)
+{
+	struct fixture *f;
+
+	(void)state;
+	/* survived, not expected to fail: the checks judge */
+	f = sched_fixture(false, KTSTR__SCHEDULER_STATE__FAILURE__NONE);
+	EXPECT(f, KT_PASS, "checks passed");
+	f = sched_fixture(false, KTSTR__SCHEDULER_STATE__FAILURE__NONE);
+	f->w[1].work_units = 0;
+	EXPECT(f, KT_FAIL, "not_starved.work");
+	/* a stall: fail with its signature, unjudged (cgroups cut short) */
+	f = sched_fixture(false, KTSTR__SCHEDULER_STATE__FAILURE__STALL);
+	EXPECT(f, KT_FAIL, "stall (exit kind 1026: runnable task stall)");
+	f = sched_fixture(true, KTSTR__SCHEDULER_STATE__FAILURE__STALL);
+	assert_int_equal(outcome(f), KT_PASS);
+	assert_int_equal(f->r.n_checks, 0);
+	EXPECT(f, KT_PASS, "failed as expected: stall (exit kind 1026");
+	/* expected to fail, did not */
+	f = sched_fixture(true, KTSTR__SCHEDULER_STATE__FAILURE__NONE);
+	EXPECT(f, KT_FAIL, "a failure was expected");
+	/* never enabled: fail with its output, also under expect_err */
+	f = sched_fixture(true, KTSTR__SCHEDULER_STATE__FAILURE__NOT_ENABLED);
+	f->sched_state.output = "scx-ktstr: attach failed: Device or resource busy\n";
+	EXPECT(f, KT_FAIL, "never enabled: scx-ktstr: attach failed: Device or resource busy");
+	/* a verifier rejection is a failure expect_err can expect */
+	f = sched_fixture(true, KTSTR__SCHEDULER_STATE__FAILURE__VERIFIER);
+	EXPECT(f, KT_PASS, "failed as expected: verifier");
+	/* no state from the guest: the agent's fault */
+	f = sched_fixture(false, KTSTR__SCHEDULER_STATE__FAILURE__NONE);
+	f->res.scheduler = NULL;
+	EXPECT(f, KT_INFRA, "no state of scheduler scx-ktstr");
+	/* the scenario's own error stays an error */
+	f = sched_fixture(false, KTSTR__SCHEDULER_STATE__FAILURE__STALL);
+	f->res.ok = 0;
+	f->res.kind = KTSTR__SCENARIO_RESULT__KIND__SCENARIO_ERROR;
+	f->res.error = "step 0: no such cgroup";
+	EXPECT(f, KT_ERROR, "no such cgroup");
+}
+
+/* A kernel without sched_ext never boots for a sched_ext scheduler. */
+static void sched_needs_sched_ext(void **state)
+{
+	struct fixture *f = sched_fixture(false, KTSTR__SCHEDULER_STATE__FAILURE__NONE);
+	struct kt_entry_result r;
+	struct kt_err e;
+
+	(void)state;
+	f->req.cache_dir = "/nonexistent";
+	f->req.agent = "/nonexistent/ktstr-guest";
+	f->req.duration_ms = 1000;
+	f->req.workers = 2;
+	f->kernel.has_sched_ext = 0;
+	snprintf(f->kernel.version, sizeof(f->kernel.version), "6.1.0-40-cloud-amd64");
+	assert_int_equal(kt_entry_run(&f->req, &r, &e), 0);
+	assert_int_equal(r.status, KT_SKIP);
+	assert_non_null(strstr(r.message, "kernel 6.1.0-40-cloud-amd64 has none"));
+	kt_entry_result_free(&r);
+	fixture_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +447,8 @@ int main(void)
 		cmocka_unit_test(table_result_kinds),
 		cmocka_unit_test(table_mismatches),
 		cmocka_unit_test(table_check_fails),
+		cmocka_unit_test(table_scheduler),
+		cmocka_unit_test(sched_needs_sched_ext),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
