@@ -212,28 +212,54 @@ static bool ref_bad(const Ktstr__ArtifactRef *r, const char *what, uint64_t max,
 	return false;
 }
 
-/* Words from the coordinator that go into the guest: N of at most MAX,
- * printable, no blanks or quotes, "key=value" when KV. */
-static bool words_bad(char **v, size_t n, const char *what, bool kv, char *why, size_t len)
+/* How a word from the coordinator goes into the guest. */
+enum word_kind {
+	W_ARG,    /* an argv element: printable */
+	W_KARG,   /* a kernel command line word: no blanks or quotes */
+	W_SYSCTL, /* KEY=VALUE, KEY a name under /proc/sys (as the matrix has it) */
+};
+
+static bool word_ok(const char *w, enum word_kind k)
 {
+	static const char key_chars[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/";
+	size_t klen;
+
+	if (!*w || strlen(w) > 255 || !kt_printable(w))
+		return false;
+	if (k == W_KARG)
+		return !strpbrk(w, " \"");
+	if (k == W_ARG)
+		return true;
+	/* A key that cannot leave /proc/sys; a value may hold blanks
+	 * ("32768 60999"), not quotes. */
+	klen = strcspn(w, "=");
+	return w[klen] == '=' && klen && strspn(w, key_chars) >= klen && w[0] != '.' &&
+	       w[0] != '/' && !memmem(w, klen, "..", 2) && !memmem(w, klen, "//", 2) &&
+	       !memmem(w, klen, "/.", 2) && !memmem(w, klen, "./", 2) && !strchr(w, '"');
+}
+
+/* N words V of KIND, at most KT_FW_MAX_WORDS. */
+static bool words_bad(char **v, size_t n, const char *what, enum word_kind kind, char *why,
+		      size_t len)
+{
+	static const char *const expect[] = {
+		[W_ARG] = "1 to 255 printable characters",
+		[W_KARG] = "1 to 255 printable characters, no blanks or quotes",
+		[W_SYSCTL] = "KEY=VALUE, KEY a sysctl name (kernel.sched_rt_runtime_us)",
+	};
 	char t[80];
 
 	if (n > KT_FW_MAX_WORDS) {
 		snprintf(why, len, "%s: %zu, more than %d", what, n, KT_FW_MAX_WORDS);
 		return true;
 	}
-	for (size_t i = 0; i < n; i++) {
-		const char *w = v[i] ? v[i] : "";
-		const char *eq = strchr(w, '=');
-
-		/* A sysctl value may hold blanks ("32768 60999"). */
-		if (!*w || strlen(w) > 255 || !kt_printable(w) || strpbrk(w, kv ? "\"" : " \"") ||
-		    (kv && (!eq || eq == w))) {
-			snprintf(why, len, "%s[%zu] '%s': expected %s", what, i, clean(w, t, sizeof(t)),
-				 kv ? "KEY=VALUE" : "1 to 255 printable characters, no blanks or quotes");
+	for (size_t i = 0; i < n; i++)
+		if (!word_ok(v[i] ? v[i] : "", kind)) {
+			snprintf(why, len, "%s[%zu] '%s': expected %s", what, i,
+				 clean(v[i], t, sizeof(t)), expect[kind]);
 			return true;
 		}
-	}
 	return false;
 }
 
@@ -245,8 +271,8 @@ static bool sched_bad(const Ktstr__Assignment *a, char *why, size_t len)
 	const char *p;
 	char t[80];
 
-	if (words_bad(a->sysctls, a->n_sysctls, "sysctls", true, why, len) ||
-	    words_bad(a->kernel_args, a->n_kernel_args, "kernel_args", false, why, len))
+	if (words_bad(a->sysctls, a->n_sysctls, "sysctls", W_SYSCTL, why, len) ||
+	    words_bad(a->kernel_args, a->n_kernel_args, "kernel_args", W_KARG, why, len))
 		return true;
 	if (!r || !strcmp(r->name, KT_FW_EEVDF))
 		return false;
@@ -254,6 +280,8 @@ static bool sched_bad(const Ktstr__Assignment *a, char *why, size_t len)
 		snprintf(why, len, "scheduler '%s': %s", clean(r->name, t, sizeof(t)), p);
 		return true;
 	}
+	if (words_bad(r->args, r->n_args, "scheduler args", W_ARG, why, len))
+		return true;
 	if (r->binary)
 		return ref_bad(r->binary, "scheduler binary", KT_FW_BINARY_MAX, why, len);
 	if (strcmp(r->name, KT_FW_SCX_KTSTR)) {
@@ -261,7 +289,7 @@ static bool sched_bad(const Ktstr__Assignment *a, char *why, size_t len)
 			 KT_FW_SCX_KTSTR);
 		return true;
 	}
-	return words_bad(r->args, r->n_args, "scheduler args", false, why, len);
+	return false;
 }
 
 /* Malformed: what no worker could run. Fills NEED otherwise. */

@@ -20,9 +20,10 @@ schedulers: [{name: scx-ktstr}]
 topologies: [1n1l2c1t]
 tests:
   - {scenario: steady, duration: 2s, checks: {max_spread: 100}}
-  - {scenario: steady, name: stall-expected, duration: 6s, sched_args: [--stall-after=1],
-     expect_err: true, checks: {max_spread: 100}}
-  - {scenario: steady, name: stall, duration: 6s, sched_args: [--stall-after=1],
+  - {scenario: steady, name: stall-expected, duration: 3s,
+     sched_args: [--stall-after=1, --timeout-ms=1000], expect_err: true,
+     checks: {max_spread: 100}}
+  - {scenario: steady, name: stall, duration: 3s, sched_args: [--stall-after=1, --timeout-ms=1000],
      checks: {max_spread: 100}}
 EOF
 start_coord

@@ -534,7 +534,17 @@ static void admission(void **state)
 
 		x.a.sysctls = bad_kv;
 		x.a.n_sysctls = 2;
+		char *bad_key[] = { "../../etc/passwd=x" }, *sp_arg[] = { "--name=a b" };
+
 		expect_verdict(&cap, &x.a, KT_FW_ERROR, "sysctls[1] 'novalue': expected KEY=VALUE");
+		x.a.sysctls = bad_key;
+		x.a.n_sysctls = 1;
+		expect_verdict(&cap, &x.a, KT_FW_ERROR, "sysctls[0] '../../etc/passwd=x'");
+		x.sched.args = sp_arg; /* argv elements may hold blanks */
+		x.sched.n_args = 1;
+		x.a.n_sysctls = 0;
+		expect_verdict(&cap, &x.a, KT_FW_RUN, NULL);
+		x.sched.n_args = 0;
 		x.a.sysctls = ok_kv;
 		x.a.n_sysctls = 1;
 		expect_verdict(&cap, &x.a, KT_FW_RUN, NULL);
