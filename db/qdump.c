@@ -106,10 +106,13 @@ static int no_snapshot(struct kt_store *s, struct kt_qdump *d, const char *name,
 int kt_query_dump(struct kt_store *s, const char *entry, const char *snapshot,
 		  struct kt_qdump **out, struct kt_err *err)
 {
-	/* The latest attempt with the JSON, else the latest with anything. */
+	/* The latest attempt with the JSON, else the latest with a kernel
+	 * dump or a note; a log tail alone (a scheduler that ran fine) is
+	 * no failure dump. */
 	static const char dump_sql[] =
 		"SELECT attempt, dump_json, note, kernel_dump, klog_tail FROM dumps"
-		" WHERE entry_id = ?1 AND ?2 = ?2"
+		" WHERE entry_id = ?1 AND ?2 = ?2 AND (dump_json IS NOT NULL OR"
+		" kernel_dump IS NOT NULL OR note IS NOT NULL)"
 		" ORDER BY dump_json IS NOT NULL DESC, attempt DESC LIMIT 1";
 	static const char snap_sql[] =
 		"SELECT attempt, json, error, at_ms FROM snapshots WHERE entry_id = ?1 AND name = ?2"

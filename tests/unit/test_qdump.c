@@ -33,8 +33,14 @@ static void outcome(struct kt_store *s, uint64_t id, uint32_t attempt, const cha
 
 	ofx_init(&f, id, attempt, status, NULL);
 	f.o.n_checks = 1;
-	if (failure != KTSTR__SCHEDULER_STATE__FAILURE__NONE || dump)
+	if (failure != KTSTR__SCHEDULER_STATE__FAILURE__NONE || dump) {
 		ofx_sched(&f, failure, kind, reason, dump);
+	} else if (id == ids[4]) {
+		/* ran fine: only the kernel log tail, which is no dump */
+		ofx_sched(&f, failure, 0, NULL, NULL);
+		f.sched.kernel_dump = "";
+		f.res.n_snapshots = 0;
+	}
 	if (kt_store_attempt_begin(s, id, attempt, "w1", t - 5000, &err) ||
 	    kt_store_outcome(s, &f.o, t, &err) != 1 ||
 	    kt_store_attempt_end(s, id, attempt, "outcome", t, &err) ||
@@ -187,6 +193,21 @@ static void test_dump_found(void **state)
 	kt_store_close(s);
 }
 
+static int q_dumps_rows(struct kt_store *s, uint64_t id)
+{
+	sqlite3_stmt *st;
+	int n = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(kt_store_db(s), "SELECT count(*) FROM dumps WHERE"
+					    " entry_id = ?1 AND klog_tail IS NOT NULL", -1, &st,
+					    NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
 static void test_dump_not_found(void **state)
 {
 	struct kt_err err = { "" };
@@ -207,6 +228,7 @@ static void test_dump_not_found(void **state)
 	assert_int_equal(kt_query_dump(s, "t_plain/1n1l2c1t/scx_ktstr:default/sid", "mid", &d,
 				       &err), 1);
 	must_have(err.msg, "no snapshot \"mid\" (it has none)");
+	assert_int_equal(q_dumps_rows(s, ids[4]), 1); /* the log tail is kept */
 	kt_store_close(s);
 }
 
