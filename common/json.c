@@ -54,6 +54,12 @@ static void close_(struct kt_json *j, char c)
 	fputc(c, j->f);
 }
 
+void kt_json_raw(struct kt_json *j, const char *text)
+{
+	pre_value(j);
+	fputs(text, j->f);
+}
+
 void kt_json_obj_begin(struct kt_json *j) { open(j, '{'); }
 void kt_json_obj_end(struct kt_json *j) { close_(j, '}'); }
 void kt_json_arr_begin(struct kt_json *j) { open(j, '['); }

@@ -29,6 +29,9 @@ void kt_json_i64(struct kt_json *j, int64_t v);
 void kt_json_double(struct kt_json *j, double v); /* non-finite -> null */
 void kt_json_bool(struct kt_json *j, bool v);
 void kt_json_null(struct kt_json *j);
+/* TEXT verbatim as one value: it must be valid JSON (the caller made or
+ * re-printed it, never a copy of untrusted text). */
+void kt_json_raw(struct kt_json *j, const char *text);
 /* Finish: a newline after the top-level value. */
 void kt_json_end(struct kt_json *j);
 

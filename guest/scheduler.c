@@ -780,7 +780,9 @@ void kt_sched_finish(struct kt_sched *s, Ktstr__ScenarioResult *res)
 		char *json = NULL;
 
 		if (s->maps && !kt_mapdump_render(s->maps, 0, &json, &e)) {
-			free(res->dump_json);
+			/* "" after init is protobuf-c's static empty string */
+			if (res->dump_json && res->dump_json != protobuf_c_empty_string)
+				free(res->dump_json);
 			res->dump_json = json;
 		} else {
 			kt_glog("scheduler %s: no failure dump: %s", s->spec->name,

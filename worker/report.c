@@ -1,7 +1,10 @@
+#define _GNU_SOURCE
 #include <ctype.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <string.h>
 #include "cpuset.h"
+#include "dump.h"
 #include "json.h"
 #include "report.h"
 
@@ -50,6 +53,24 @@ static void json_wake(struct kt_json *j, const Ktstr__WakeLatency *wl)
 	kt_json_obj_end(j);
 }
 
+/* A worker's stretches of time per cgroup and cpuset (moves, changes). */
+static void json_segments(struct kt_json *j, const Ktstr__WorkerStats *s)
+{
+	kt_json_key(j, "segments");
+	kt_json_arr_begin(j);
+	for (size_t i = 0; i < s->n_segments; i++) {
+		kt_json_obj_begin(j);
+		kt_json_key(j, "cgroup");
+		kt_json_str(j, s->segments[i]->cgroup);
+		kt_json_key(j, "cpus");
+		json_cpus(j, s->segments[i]->cpus, s->segments[i]->n_cpus);
+		kt_json_key(j, "cpus_seen");
+		json_cpus(j, s->segments[i]->cpus_seen, s->segments[i]->n_cpus_seen);
+		kt_json_obj_end(j);
+	}
+	kt_json_arr_end(j);
+}
+
 static void json_cgroups(struct kt_json *j, const Ktstr__ScenarioResult *res)
 {
 	char wt[32];
@@ -91,6 +112,8 @@ static void json_cgroups(struct kt_json *j, const Ktstr__ScenarioResult *res)
 			json_cpus(j, s->cpus_seen, s->n_cpus_seen);
 			if (s->wake_latency)
 				json_wake(j, s->wake_latency);
+			if (s->n_segments)
+				json_segments(j, s);
 			kt_json_obj_end(j);
 		}
 		kt_json_arr_end(j);
@@ -159,6 +182,96 @@ static void json_sched(struct kt_json *j, const struct kt_entry_req *req,
 	kt_json_obj_end(j);
 }
 
+/* A dump or snapshot from the guest, re-printed through the dump parser
+ * (common/dump.h): text that does not parse becomes {"error": ...}, so
+ * guest bytes never reach the report raw. */
+static void json_dump(struct kt_json *j, const char *text)
+{
+	struct kt_dump *d;
+	struct kt_err e;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m;
+
+	if (kt_dump_parse(text, strlen(text), &d, &e)) {
+		kt_json_obj_begin(j);
+		kt_json_key(j, "error");
+		kt_json_str(j, e.msg);
+		kt_json_obj_end(j);
+		return;
+	}
+	m = open_memstream(&buf, &len);
+	if (!m)
+		abort();
+	kt_dval_print(kt_dump_root(d), m);
+	fclose(m);
+	kt_json_raw(j, buf);
+	free(buf);
+	kt_dump_free(d);
+}
+
+/* `dump`: the failure dump or null; `snapshots`: {NAME: dump or {error}},
+ * a repeated name as NAME#2, NAME#3, ... */
+static void json_dumps(struct kt_json *j, const Ktstr__ScenarioResult *res)
+{
+	kt_json_key(j, "dump");
+	if (res && res->dump_json && res->dump_json[0])
+		json_dump(j, res->dump_json);
+	else
+		kt_json_null(j);
+	kt_json_key(j, "snapshots");
+	kt_json_obj_begin(j);
+	for (size_t i = 0; res && i < res->n_snapshots; i++) {
+		const Ktstr__Snapshot *s = res->snapshots[i];
+		unsigned same = 1;
+		char key[160];
+
+		for (size_t k = 0; k < i; k++)
+			same += strcmp(res->snapshots[k]->name, s->name) == 0;
+		if (same > 1)
+			snprintf(key, sizeof(key), "%.140s#%u", s->name, same);
+		else
+			snprintf(key, sizeof(key), "%.140s", s->name);
+		kt_json_key(j, key);
+		if (s->json && s->json[0]) {
+			json_dump(j, s->json);
+		} else {
+			kt_json_obj_begin(j);
+			kt_json_key(j, "error");
+			kt_json_str(j, s->error);
+			kt_json_key(j, "at_ms");
+			kt_json_u64(j, s->at_ms);
+			kt_json_obj_end(j);
+		}
+	}
+	kt_json_obj_end(j);
+}
+
+/* Where the guest's payloads ended; output is untrusted guest text. */
+static void json_payloads(struct kt_json *j, const Ktstr__ScenarioResult *res)
+{
+	kt_json_arr_begin(j);
+	for (size_t i = 0; res && i < res->n_payloads; i++) {
+		const Ktstr__PayloadResult *p = res->payloads[i];
+
+		kt_json_obj_begin(j);
+		kt_json_key(j, "name");
+		kt_json_str(j, p->name);
+		kt_json_key(j, "exit_code");
+		kt_json_i64(j, p->exit_code);
+		kt_json_key(j, "signal");
+		kt_json_i64(j, p->signal);
+		kt_json_key(j, "timed_out");
+		kt_json_bool(j, p->timed_out);
+		kt_json_key(j, "run_ms");
+		kt_json_u64(j, p->run_ms);
+		kt_json_key(j, "output");
+		kt_json_strn(j, p->output, strnlen(p->output, 4096));
+		kt_json_obj_end(j);
+	}
+	kt_json_arr_end(j);
+}
+
 void kt_report_json(FILE *f, const struct kt_entry_req *req, const struct kt_entry_result *r)
 {
 	struct kt_json j;
@@ -218,8 +331,11 @@ void kt_report_json(FILE *f, const struct kt_entry_req *req, const struct kt_ent
 	kt_json_key(&j, "guest_kernel");
 	kt_json_str(&j, r->hello ? r->hello->kernel_release : NULL);
 	json_sched(&j, req, r);
+	json_dumps(&j, r->result);
 	kt_json_key(&j, "cgroups");
 	json_cgroups(&j, r->result);
+	kt_json_key(&j, "payloads");
+	json_payloads(&j, r->result);
 	kt_json_key(&j, "checks");
 	kt_json_arr_begin(&j);
 	for (size_t i = 0; i < r->n_checks; i++) {
@@ -280,6 +396,13 @@ void kt_report_json_early(FILE *f, enum kt_status status, const char *message,
 	kt_json_null(&j);
 	kt_json_key(&j, "accel");
 	kt_json_null(&j);
+	kt_json_key(&j, "scheduler");
+	kt_json_null(&j);
+	kt_json_key(&j, "dump");
+	kt_json_null(&j);
+	kt_json_key(&j, "snapshots");
+	kt_json_obj_begin(&j);
+	kt_json_obj_end(&j);
 	kt_json_key(&j, "boot_ms");
 	kt_json_u64(&j, 0);
 	kt_json_key(&j, "run_ms");
