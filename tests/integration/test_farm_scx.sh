@@ -1,8 +1,9 @@
 # sched_ext through the farm: a coordinator and one worker run scx-ktstr
 # (the built-in fixture scheduler, beside ktstr-worker) on debian:sid:
-# steady passes with the scheduler enabled; a forced stall
-# (--stall-after=1) with expect_err passes and keeps its dump; the same
-# stall without expect_err fails. Then ktstr-query groups the failure under
+# steady passes with the scheduler enabled, also under a copy of it given
+# by `binary:` (sent with the matrix, fetched by the worker, run in the
+# guest as /bin/scx_copy); a forced stall (--stall-after=1) with expect_err
+# passes and keeps its dump; the same stall without expect_err fails. Then ktstr-query groups the failure under
 # exit kind 1026 "runnable task stall" and `dump ENTRY --var stall` reads
 # the scheduler's .bss from the stored dump.
 source "$(dirname "$0")/lib.sh"
@@ -13,18 +14,22 @@ if [ ! -x "$BIN/scx-ktstr" ]; then
 	echo "# SKIP: $BIN/scx-ktstr was not built (-DKTSTR_SCX=OFF)"
 	exit 0
 fi
+mkdir -p "$TMP/bin"
+cp "$BIN/scx-ktstr" "$TMP/bin/scx_copy"
 cat >"$TMP/matrix.yaml" <<'EOF'
 name: it-scx
 kernels: [debian:sid]
-schedulers: [{name: scx-ktstr}]
+schedulers:
+  - {name: scx-ktstr}
+  - {name: scx_copy, binary: bin/scx_copy}
 topologies: [1n1l2c1t]
 tests:
   - {scenario: steady, duration: 2s, checks: {max_spread: 100}}
-  - {scenario: steady, name: stall-expected, duration: 3s,
+  - {scenario: steady, name: stall-expected, duration: 3s, schedulers: [scx-ktstr],
      sched_args: [--stall-after=1, --timeout-ms=1000], expect_err: true,
      checks: {max_spread: 100}}
-  - {scenario: steady, name: stall, duration: 3s, sched_args: [--stall-after=1, --timeout-ms=1000],
-     checks: {max_spread: 100}}
+  - {scenario: steady, name: stall, duration: 3s, schedulers: [scx-ktstr],
+     sched_args: [--stall-after=1, --timeout-ms=1000], checks: {max_spread: 100}}
 EOF
 start_coord
 start_worker w1
@@ -36,27 +41,39 @@ echo "# run took $((SECONDS - start)) s"
 [ $rc -eq 1 ] && ok "ktstr-submit --wait exits 1 (one entry failed)" ||
 	bad "ktstr-submit --wait exited $rc: $(tail -n 3 "$TMP/submit.log")"
 run=$(head -n 1 "$TMP/submit.out")
-grep -q "^run $run done: 3 entries, pass 2, fail 1" "$TMP/submit.out" &&
-	ok "summary: 3 entries, 2 passed, 1 failed" || bad "summary: $(tail -n 1 "$TMP/submit.out")"
+grep -q "^run $run done: 4 entries, pass 3, fail 1" "$TMP/submit.out" &&
+	ok "summary: 4 entries, 3 passed, 1 failed" || bad "summary: $(tail -n 1 "$TMP/submit.out")"
 
-# status_of TEST: the final status of the run's entry of TEST.
-status_of() { sql "SELECT final_status FROM entries WHERE run_id = $run AND test = '$1'"; }
-name_of() { sql "SELECT name FROM entries WHERE run_id = $run AND test = '$1'"; }
-# sched_of TEST: enabled|failure|exit_kind|reason of its final attempt.
+# status_of TEST [SCHED]: the final status of the run's entry of TEST
+# (under scx-ktstr unless SCHED says otherwise).
+status_of() {
+	sql "SELECT final_status FROM entries WHERE run_id = $run AND test = '$1'
+		AND scheduler = '${2:-scx-ktstr}'"
+}
+name_of() { sql "SELECT name FROM entries WHERE run_id = $run AND test = '$1' AND scheduler = 'scx-ktstr'"; }
+# sched_of TEST [SCHED]: enabled|failure|exit_kind|reason of its final attempt.
 sched_of() {
-	sql "SELECT s.enabled || '|' || ifnull(s.failure, '-') || '|' || ifnull(s.exit_kind, '-') ||
-		'|' || ifnull(s.reason, '-') FROM schedulers s JOIN entries e ON e.id = s.entry_id
-		AND e.attempt = s.attempt WHERE e.run_id = $run AND e.test = '$1'"
+	sql "SELECT s.name || '|' || s.enabled || '|' || ifnull(s.failure, '-') || '|' ||
+		ifnull(s.exit_kind, '-') || '|' || ifnull(s.reason, '-') FROM schedulers s
+		JOIN entries e ON e.id = s.entry_id AND e.attempt = s.attempt
+		WHERE e.run_id = $run AND e.test = '$1' AND e.scheduler = '${2:-scx-ktstr}'"
 }
 
 [ "$(status_of steady)" = pass ] && ok "steady under scx-ktstr passes" ||
 	bad "steady: $(status_of steady) ($(sql "SELECT final_message FROM entries
 		WHERE run_id = $run AND test = 'steady'"))"
-[ "$(sched_of steady)" = "1|-|-|-" ] && ok "steady: scx-ktstr recorded as enabled, no failure" ||
+[ "$(sched_of steady)" = "scx-ktstr|1|-|-|-" ] && ok "steady: scx-ktstr recorded as enabled, no failure" ||
 	bad "steady: scheduler state '$(sched_of steady)'"
+[ "$(status_of steady scx_copy)" = pass ] && [ "$(sched_of steady scx_copy)" = "scx_copy|1|-|-|-" ] &&
+	ok "steady under the binary scx_copy passes, enabled" ||
+	bad "steady/scx_copy: $(status_of steady scx_copy) '$(sched_of steady scx_copy)' $(sql "SELECT
+		final_message FROM entries WHERE run_id = $run AND scheduler = 'scx_copy'")"
+v=$(find "$TMP/w1/artifacts/bin" -name scx_copy -perm -u+x 2>/dev/null | wc -l)
+[ "$v" = 1 ] && ok "the worker fetched the binary and installed it as scx_copy" ||
+	bad "$v executable scx_copy files in the worker's artifact cache"
 [ "$(status_of stall-expected)" = pass ] && ok "the stall with expect_err passes" ||
 	bad "stall-expected: $(status_of stall-expected)"
-[ "$(sched_of stall-expected)" = "1|stall|1026|runnable task stall" ] &&
+[ "$(sched_of stall-expected)" = "scx-ktstr|1|stall|1026|runnable task stall" ] &&
 	ok "stall-expected: stall, exit kind 1026 runnable task stall" ||
 	bad "stall-expected: scheduler state '$(sched_of stall-expected)'"
 [ "$(status_of stall)" = fail ] && ok "the stall without expect_err fails" ||
