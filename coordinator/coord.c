@@ -845,6 +845,8 @@ struct submit_ctx {
 	char (*config_sha)[65];
 	size_t n_kernels;
 	char (*scenario_sha)[65]; /* per entry */
+	char (*binary_sha)[65];   /* per kt_matrix_binary */
+	uint64_t *binary_size;
 };
 
 /* The scenario text of entry D: the catalog's, or the file the client sent. */
@@ -894,6 +896,36 @@ static int check_files(const struct kt_matrix *mx, const Ktstr__SubmitRequest *r
 	return 0;
 }
 
+/* Every scheduler binary the matrix names was sent: each becomes an
+ * artifact the workers fetch by sha256. */
+static int put_binaries(struct kt_coord *c, const struct kt_matrix *mx,
+			const Ktstr__SubmitRequest *rq, const char *file, struct submit_ctx *sx,
+			struct kt_err *err)
+{
+	size_t n = kt_matrix_n_binaries(mx);
+
+	sx->binary_sha = kt_xcalloc(n ? n : 1, sizeof(*sx->binary_sha));
+	sx->binary_size = kt_xcalloc(n ? n : 1, sizeof(*sx->binary_size));
+	for (size_t i = 0; i < n; i++) {
+		const char *b = kt_matrix_binary(mx, i);
+		const Ktstr__NamedFile *nf = NULL;
+
+		for (size_t k = 0; k < rq->n_files; k++)
+			if (strcmp(rq->files[k]->name, b) == 0)
+				nf = rq->files[k];
+		if (!nf)
+			return kt_errf(err, "%s: scheduler binary '%s' was not sent with the matrix",
+				       file, b);
+		if (nf->data.len < 4 || memcmp(nf->data.data, "\177ELF", 4) != 0)
+			return kt_errf(err, "%s: scheduler binary '%s' is not an ELF file", file, b);
+		if (put_text_artifact(c, "binary", b, (const char *)nf->data.data, nf->data.len,
+				      sx->binary_sha[i], err))
+			return -1;
+		sx->binary_size[i] = nf->data.len;
+	}
+	return 0;
+}
+
 static int resolve_kernels(struct kt_coord *c, const struct kt_matrix *mx, struct submit_ctx *sx,
 			   struct kt_err *err)
 {
@@ -934,9 +966,9 @@ static int resolve_kernels(struct kt_coord *c, const struct kt_matrix *mx, struc
 }
 
 /* The Assignment template of entry D: everything but the attempt. */
-static int pack_template(const struct kt_entry_def *d, const struct submit_ctx *sx,
-			 const char *scenario_sha, size_t scenario_len, uint64_t run_id,
-			 uint8_t **out, size_t *out_len)
+static int pack_template(const struct kt_matrix *mx, const struct kt_entry_def *d,
+			 const struct submit_ctx *sx, const char *scenario_sha,
+			 size_t scenario_len, uint64_t run_id, uint8_t **out, size_t *out_len)
 {
 	const struct kt_kernel *k = &sx->kernels[d->kernel_idx];
 	Ktstr__Assignment a = KTSTR__ASSIGNMENT__INIT;
@@ -946,6 +978,7 @@ static int pack_template(const struct kt_entry_def *d, const struct submit_ctx *
 			   scn = KTSTR__ARTIFACT_REF__INIT;
 	Ktstr__CheckOverrides ck = KTSTR__CHECK_OVERRIDES__INIT;
 	Ktstr__SchedulerRef sr = KTSTR__SCHEDULER_REF__INIT;
+	Ktstr__ArtifactRef bin = KTSTR__ARTIFACT_REF__INIT;
 
 	a.ref = &ref;
 	a.has_run_id = 1;
@@ -985,7 +1018,22 @@ static int pack_template(const struct kt_entry_def *d, const struct submit_ctx *
 	sr.profile = d->profile;
 	sr.args = d->args.v;
 	sr.n_args = d->args.n;
+	for (size_t i = 0; d->binary && i < kt_matrix_n_binaries(mx); i++)
+		if (!strcmp(kt_matrix_binary(mx, i), d->binary)) {
+			bin.sha256 = (char *)sx->binary_sha[i];
+			bin.has_size = 1;
+			bin.size = sx->binary_size[i];
+			bin.name = d->scheduler;
+			bin.kind = "binary";
+			sr.binary = &bin;
+		}
 	a.scheduler = &sr;
+	a.has_expect_err = d->expect_err;
+	a.expect_err = d->expect_err;
+	a.sysctls = d->sysctls.v;
+	a.n_sysctls = d->sysctls.n;
+	a.kernel_args = d->kernel_args.v;
+	a.n_kernel_args = d->kernel_args.n;
 	a.has_vcpus = 1;
 	a.vcpus = d->vcpus;
 	a.has_memory_mb = 1;
@@ -1001,6 +1049,8 @@ static void submit_ctx_free(struct submit_ctx *sx)
 	free(sx->kernels);
 	free(sx->kinfo);
 	free(sx->config_sha);
+	free(sx->binary_sha);
+	free(sx->binary_size);
 }
 
 /* Validate, expand and persist one matrix; the run id into *RUN_ID. */
@@ -1026,7 +1076,8 @@ static int submit(struct kt_coord *c, const Ktstr__SubmitRequest *rq, uint64_t *
 	 * undoing it never undoes outcomes stored (and acked) before. */
 	tx_end(c);
 	tx(c);
-	if (resolve_kernels(c, mx, &sx, err) || kt_matrix_expand(mx, sx.kinfo, &defs, &n, err))
+	if (put_binaries(c, mx, rq, file, &sx, err) || resolve_kernels(c, mx, &sx, err) ||
+	    kt_matrix_expand(mx, sx.kinfo, &defs, &n, err))
 		goto undo;
 	if (kt_store_run_create(c->store, kt_matrix_name(mx), kt_matrix_priority(mx),
 				rq->matrix_yaml, now, &run.id, err))
@@ -1062,7 +1113,7 @@ static int submit(struct kt_coord *c, const Ktstr__SubmitRequest *rq, uint64_t *
 		e->need_accel = d->need_accel ? kt_xstrdup(d->need_accel) : NULL;
 		for (size_t t = 0; t < d->tags.n; t++)
 			kt_strv_add(&e->tags, d->tags.v[t]);
-		pack_template(d, &sx, sha, len, run.id, &e->tmpl, &e->tmpl_len);
+		pack_template(mx, d, &sx, sha, len, run.id, &e->tmpl, &e->tmpl_len);
 		se.run_id = run.id;
 		se.seq = e->seq;
 		se.name = d->name;

@@ -99,12 +99,35 @@ static int request(struct client *cl, Ktstr__FarmMsg *m, int timeout_ms, Ktstr__
 	}
 }
 
-/* The matrix and every scenario file it names, relative to its directory. */
+/* What one submission may carry in scheduler binaries: the farm's message
+ * limit less room for the matrix and scenario files. */
+#define MAX_BINARIES_BYTES (KT_FARM_MAX_MSG - (2u << 20))
+
+/* File NAME as written in the matrix at PATH (relative = to DIR) into NF. */
+static int read_named(const char *dir, const char *name, size_t max, Ktstr__NamedFile *nf,
+		      struct kt_err *err)
+{
+	char fpath[PATH_MAX * 2];
+	char *data;
+	size_t dlen;
+
+	snprintf(fpath, sizeof(fpath), "%s%s%s", name[0] == '/' ? "" : dir,
+		 name[0] == '/' ? "" : "/", name);
+	if (kt_read_file(fpath, max, &data, &dlen, err))
+		return -1;
+	nf->name = kt_xstrdup(name);
+	nf->data.data = (uint8_t *)data;
+	nf->data.len = dlen;
+	return 0;
+}
+
+/* The matrix, every scenario file and every scheduler binary it names,
+ * relative to its directory. */
 static int build_submit(const char *path, Ktstr__SubmitRequest *rq, Ktstr__NamedFile ***files,
 			struct kt_err *err)
 {
 	char *yaml, dir[PATH_MAX], copy[PATH_MAX];
-	size_t len;
+	size_t len, nsc, nbin, bin_bytes = 0;
 	struct kt_matrix *mx;
 
 	if (kt_read_file(path, KT_MATRIX_MAX_BYTES, &yaml, &len, err))
@@ -118,29 +141,29 @@ static int build_submit(const char *path, Ktstr__SubmitRequest *rq, Ktstr__Named
 	snprintf(dir, sizeof(dir), "%s", dirname(copy));
 	rq->matrix_yaml = yaml;
 	rq->filename = (char *)path;
-	rq->n_files = kt_matrix_n_files(mx);
-	*files = kt_xcalloc(rq->n_files + 1, sizeof(**files));
-	for (size_t i = 0; i < rq->n_files; i++) {
-		const char *name = kt_matrix_file(mx, i);
+	nsc = kt_matrix_n_files(mx);
+	nbin = kt_matrix_n_binaries(mx);
+	*files = kt_xcalloc(nsc + nbin + 1, sizeof(**files));
+	rq->files = *files;
+	for (size_t i = 0; i < nsc + nbin; i++) {
+		const char *name = i < nsc ? kt_matrix_file(mx, i) : kt_matrix_binary(mx, i - nsc);
 		Ktstr__NamedFile *nf = kt_xcalloc(1, sizeof(*nf));
-		char fpath[PATH_MAX * 2];
-		char *data;
-		size_t dlen;
 
 		ktstr__named_file__init(nf);
 		(*files)[i] = nf;
-		snprintf(fpath, sizeof(fpath), "%s%s%s", name[0] == '/' ? "" : dir,
-			 name[0] == '/' ? "" : "/", name);
-		if (kt_read_file(fpath, 1u << 20, &data, &dlen, err)) {
-			rq->n_files = i + 1;
+		rq->n_files = i + 1;
+		if (read_named(dir, name, i < nsc ? 1u << 20 : MAX_BINARIES_BYTES, nf, err)) {
 			kt_matrix_free(mx);
-			return kt_err_prefix(err, "scenario file of %s", path);
+			return kt_err_prefix(err, "%s of %s", i < nsc ? "scenario file" :
+					     "scheduler binary", path);
 		}
-		nf->name = kt_xstrdup(name);
-		nf->data.data = (uint8_t *)data;
-		nf->data.len = dlen;
+		if (i >= nsc && (bin_bytes += nf->data.len) > MAX_BINARIES_BYTES) {
+			kt_matrix_free(mx);
+			return kt_errf(err, "%s: the scheduler binaries come to more than %u bytes, "
+				       "more than one submission carries", path,
+				       MAX_BINARIES_BYTES);
+		}
 	}
-	rq->files = *files;
 	kt_matrix_free(mx);
 	return 0;
 }

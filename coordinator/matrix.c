@@ -12,6 +12,9 @@
 #define MAX_PROFILES 256  /* per scheduler */
 #define MAX_ARGS 64       /* per argument list */
 #define MAX_TAGS 16
+#define MAX_SYSCTLS 32    /* per scheduler */
+#define MAX_KARGS 32      /* kernel_args per scheduler */
+#define SYSCTL_KEY_MAX 127
 #define FLAG_NAME_MAX 31
 #define LABEL_MAX 127
 #define ARG_MAX 255
@@ -36,6 +39,8 @@ struct sched {
 	char name[KT_SPEC_NAME_MAX + 1];
 	char *binary; /* NULL: eevdf or the built-in scx-ktstr */
 	struct kt_strv args;
+	struct kt_strv sysctls;     /* "key=value", keys unique */
+	struct kt_strv kernel_args;
 	struct flag flags[MAX_FLAGS];
 	size_t n_flags;
 	struct profile *profiles;
@@ -513,52 +518,121 @@ static int sched_binary(struct kt_yx *c, const yaml_node_t *v, const char *path,
 	return 0;
 }
 
+/* sysctls: {KEY: VALUE}: KEY as under /proc/sys, dotted or slashed
+ * (kernel.sched_rt_runtime_us), VALUE a scalar; stored "KEY=VALUE". */
+static int sysctls(struct kt_yx *c, const yaml_node_t *n, const char *path, struct sched *s)
+{
+	char p[KT_YX_PATH_MAX], d[64];
+	yaml_node_pair_t *pair;
+	const char *key, *val;
+
+	if (n->type != YAML_MAPPING_NODE)
+		return kt_yx_expected(c, n, path, "a mapping of sysctls {KEY: VALUE, ...}");
+	if (n->data.mapping.pairs.top - n->data.mapping.pairs.start > MAX_SYSCTLS)
+		return kt_yx_err(c, n, path, "more than %d sysctls", MAX_SYSCTLS);
+	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
+		const yaml_node_t *k = kt_yx_node(c, pair->key);
+
+		if (get_text(c, k, path, SYSCTL_KEY_MAX, true, "a sysctl name", &key))
+			return -1;
+		/* A key names a file under /proc/sys: no way out of it. */
+		if (strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/") !=
+			    strlen(key) || key[0] == '.' || key[0] == '/' || strstr(key, "..") ||
+		    strstr(key, "//") || strstr(key, "/.") || strstr(key, "./"))
+			return kt_yx_err(c, k, path, "%s is not a sysctl name (such as "
+					 "kernel.sched_rt_runtime_us)", kt_yx_describe(k, d, sizeof(d)));
+		kt_yx_join(p, path, key);
+		for (size_t i = 0; i < s->sysctls.n; i++)
+			if (!strncmp(s->sysctls.v[i], key, strlen(key)) &&
+			    s->sysctls.v[i][strlen(key)] == '=')
+				return kt_yx_err(c, k, p, "sysctl '%s' is given twice", key);
+		if (get_text(c, kt_yx_node(c, pair->value), p, ARG_MAX, false, "a sysctl value",
+			     &val))
+			return -1;
+		kt_strv_addf(&s->sysctls, "%s=%s", key, val);
+	}
+	return 0;
+}
+
+/* kernel_args: [ARGS]: words for the guest's command line. */
+static int kernel_args(struct kt_yx *c, const yaml_node_t *n, const char *path, struct sched *s)
+{
+	char p[KT_YX_PATH_MAX], d[64];
+	const char *a;
+
+	if (get_seq(c, n, path, 0, MAX_KARGS, "a list of kernel arguments"))
+		return -1;
+	for (size_t i = 0; i < kt_yx_seq_len(n); i++) {
+		const yaml_node_t *item = kt_yx_seq_item(c, n, i);
+
+		kt_yx_join_index(p, path, i);
+		if (get_text(c, item, p, ARG_MAX, true, "a kernel argument", &a))
+			return -1;
+		if (strchr(a, '"'))
+			return kt_yx_err(c, item, p, "%s: a kernel argument cannot hold '\"'",
+					 kt_yx_describe(item, d, sizeof(d)));
+		kt_strv_add(&s->kernel_args, a);
+	}
+	return 0;
+}
+
+enum { S_NAME, S_BINARY, S_ARGS, S_FLAGS, S_PROFILES, S_CHECKS, S_SYSCTLS, S_KARGS, S_N };
+
 static int scheduler(struct kt_yx *c, const yaml_node_t *n, const char *path, struct sched *s,
 		     struct kt_matrix *m)
 {
-	static const char *const keys[] = { "name", "binary", "args", "flags", "profiles",
-					    "checks" };
-	yaml_node_t *v[6];
+	static const char *const keys[S_N] = { "name", "binary", "args", "flags", "profiles",
+					       "checks", "sysctls", "kernel_args" };
+	yaml_node_t *v[S_N];
 	char p[KT_YX_PATH_MAX];
 
-	if (kt_yx_fields(c, n, path, keys, 6, v))
+	if (kt_yx_fields(c, n, path, keys, S_N, v))
 		return -1;
-	if (!v[0])
+	if (!v[S_NAME])
 		return kt_yx_missing(c, n, path, "name");
 	kt_yx_join(p, path, "name");
-	if (get_name(c, v[0], p, s->name))
+	if (get_name(c, v[S_NAME], p, s->name))
 		return -1;
 	kt_yx_join(p, path, "checks");
-	if (v[5] && kt_checks_yaml(c, v[5], p, &s->checks))
+	if (v[S_CHECKS] && kt_checks_yaml(c, v[S_CHECKS], p, &s->checks))
 		return -1;
 	if (!strcmp(s->name, EEVDF)) {
-		for (size_t i = 1; i < 5; i++) {
+		/* sysctls and kernel_args travel with the scheduler under
+		 * test (kt_entry_sched), which eevdf is not. */
+		for (size_t i = S_BINARY; i < S_N; i++) {
 			kt_yx_join(p, path, keys[i]);
-			if (v[i])
+			if (v[i] && i != S_CHECKS)
 				return kt_yx_err(c, v[i], p, "eevdf is the kernel's own scheduler: "
-						 "it takes no binary, args, flags or profiles");
+						 "it takes no binary, args, flags, profiles, sysctls "
+						 "or kernel_args");
 		}
 		s->profiles = kt_xcalloc(1, sizeof(*s->profiles));
 		add_profile(s, 0);
 		return 0;
 	}
-	kt_yx_join(p, path, "binary");
-	if (v[1] && sched_binary(c, v[1], p, s, m))
+	kt_yx_join(p, path, "sysctls");
+	if (v[S_SYSCTLS] && sysctls(c, v[S_SYSCTLS], p, s))
 		return -1;
-	if (!v[1] && strcmp(s->name, BUILTIN_SCX))
+	kt_yx_join(p, path, "kernel_args");
+	if (v[S_KARGS] && kernel_args(c, v[S_KARGS], p, s))
+		return -1;
+	kt_yx_join(p, path, "binary");
+	if (v[S_BINARY] && sched_binary(c, v[S_BINARY], p, s, m))
+		return -1;
+	if (!v[S_BINARY] && strcmp(s->name, BUILTIN_SCX))
 		return kt_yx_err(c, n, p, "missing: a scheduler other than eevdf and the built-in "
 				 BUILTIN_SCX " needs its binary");
 	kt_yx_join(p, path, "args");
-	if (v[2] && get_args(c, v[2], p, &s->args))
+	if (v[S_ARGS] && get_args(c, v[S_ARGS], p, &s->args))
 		return -1;
 	kt_yx_join(p, path, "flags");
-	if (v[3] && flags(c, v[3], p, s))
+	if (v[S_FLAGS] && flags(c, v[S_FLAGS], p, s))
 		return -1;
-	if (v[4]) {
+	if (v[S_PROFILES]) {
 		kt_yx_join(p, path, "profiles");
-		return listed_profiles(c, v[4], p, s);
+		return listed_profiles(c, v[S_PROFILES], p, s);
 	}
-	return all_profiles(c, v[3] ? v[3] : n, p, s);
+	return all_profiles(c, v[S_FLAGS] ? v[S_FLAGS] : n, p, s);
 }
 
 static int schedulers(struct kt_yx *c, const yaml_node_t *n, struct kt_matrix *m)
@@ -953,6 +1027,8 @@ void kt_matrix_free(struct kt_matrix *m)
 
 		free(s->binary);
 		kt_strv_free(&s->args);
+		kt_strv_free(&s->sysctls);
+		kt_strv_free(&s->kernel_args);
 		for (size_t j = 0; j < s->n_flags; j++)
 			kt_strv_free(&s->flags[j].args);
 		for (size_t j = 0; j < s->n_profiles; j++)
@@ -1120,6 +1196,8 @@ static void fill_entry(const struct kt_matrix *m, const struct kt_matrix_kernel_
 			strv_copy(&d->args, &s->flags[f].args);
 	if (scx)
 		strv_copy(&d->args, &t->sched_args);
+	strv_copy(&d->sysctls, &s->sysctls);
+	strv_copy(&d->kernel_args, &s->kernel_args);
 	d->duration_ms = t->duration_ms;
 	d->workers = t->workers;
 	/* scenario < scheduler < test: the worker applies these to the scenario's. */
@@ -1177,6 +1255,8 @@ void kt_entry_defs_free(struct kt_entry_def *d, size_t n)
 		free(d[i].binary);
 		free(d[i].profile);
 		kt_strv_free(&d[i].args);
+		kt_strv_free(&d[i].sysctls);
+		kt_strv_free(&d[i].kernel_args);
 		free(d[i].need_accel);
 		kt_strv_free(&d[i].tags);
 		free(d[i].skip_reason);

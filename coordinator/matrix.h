@@ -18,7 +18,14 @@
  *         slow: [--slow]           # flag: NAME: [ARGS...] ...
  *         scatter: {args: [--scattershot], requires: [slow]}  # ... or {args, requires}
  *       profiles: [default, slow, slow+scatter]  # optional, see below
+ *       sysctls: {kernel.sched_rt_runtime_us: 950000}  # optional, at most 32: written
+ *                                  # under /proc/sys in the guest before it starts
+ *       kernel_args: [nosmt]       # optional, at most 32 words: appended to the
+ *                                  # guest's kernel command line
  *     - {name: scx_rusty, binary: /usr/bin/scx_rusty}  # any other: binary required
+ *                                  # (a host path; relative = to the matrix's
+ *                                  # directory; ktstr-submit sends it, it runs as
+ *                                  # /bin/<name> in the guest)
  *   topologies: [1n1l2c1t, 1n2l2c1t]          # 1..64 NnNlNcNt (kt_topo_parse), unique
  *   tests:                         # 1..64
  *     - scenario: steady           # required: a catalog name, or a file (has a '/'
@@ -140,6 +147,8 @@ struct kt_entry_def {
 	char *binary;        /* as written; NULL for eevdf and the built-in scx-ktstr */
 	char *profile;       /* "default", "slow+scatter" */
 	struct kt_strv args; /* scheduler args; none for eevdf (args.v is NULL when empty) */
+	struct kt_strv sysctls;     /* "key=value" (v NULL when empty) */
+	struct kt_strv kernel_args; /* guest command line words (v NULL when empty) */
 	uint64_t duration_ms;
 	unsigned workers;    /* per cgroup where the scenario leaves it open (never 0) */
 	struct kt_checks_over checks; /* the scheduler's, then the test's on top */

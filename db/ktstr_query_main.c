@@ -3,10 +3,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "dump.h"
+#include "qdump.h"
 #include "query.h"
 
 enum { EXIT_NOT_FOUND = 1, EXIT_USAGE = 2 };
@@ -19,6 +22,17 @@ enum {
 	O_TEST = 1 << 3,
 	O_TOPO = 1 << 4,
 	O_LIMIT = 1 << 5,
+	O_GROUP = 1 << 6,
+	O_SNAPSHOT = 1 << 7,
+	O_VAR = 1 << 8,
+	O_CSV = 1 << 9,   /* the output formats, as options a verb may refuse */
+	O_LAST = O_CSV,
+};
+
+/* What dump was asked for, beside the entry. */
+struct dump_opts {
+	const char *snapshot;
+	const char *var;
 };
 
 struct verb {
@@ -29,11 +43,13 @@ struct verb {
 
 static const struct verb verbs[] = {
 	{ "runs", 0, O_SINCE | O_LIMIT },
-	{ "failures", 0, O_SINCE | O_KERNEL | O_SCHED | O_TEST | O_TOPO | O_LIMIT },
-	{ "history", 1, O_SINCE | O_KERNEL | O_SCHED | O_TOPO },
-	{ "show", 1, 0 },
-	{ "stats", 0, O_SINCE },
-	{ "flaky", 0, O_SINCE | O_KERNEL | O_SCHED | O_TEST | O_TOPO | O_LIMIT },
+	{ "failures", 0, O_SINCE | O_KERNEL | O_SCHED | O_TEST | O_TOPO | O_LIMIT | O_GROUP |
+			 O_CSV },
+	{ "history", 1, O_SINCE | O_KERNEL | O_SCHED | O_TOPO | O_CSV },
+	{ "show", 1, O_CSV },
+	{ "stats", 0, O_SINCE | O_CSV },
+	{ "flaky", 0, O_SINCE | O_KERNEL | O_SCHED | O_TEST | O_TOPO | O_LIMIT | O_CSV },
+	{ "dump", 1, O_SNAPSHOT | O_VAR },
 };
 
 static void usage(FILE *f)
@@ -49,7 +65,15 @@ static void usage(FILE *f)
 		"                            per-worker stats, console tail\n"
 		"  stats                     totals, outcomes, workers, kernels, failure signatures\n"
 		"  flaky                     entry names that both passed and failed\n"
+		"  dump ENTRY                the failure dump of an entry (id or exact name; its\n"
+		"                            latest attempt with one): scheduler state, BPF maps\n"
+		"                            as typed trees, the kernel's sched_ext dump, log tail;\n"
+		"                            --json: the dump's JSON as stored\n"
 		"\n"
+		"  --group                   failures: one row per failure signature, with counts\n"
+		"  --snapshot NAME           dump: the snapshot NAME instead of the failure dump\n"
+		"  --var PATH                dump: the value at PATH (stall, bss.nr_enqueued,\n"
+		"                            scx_ktst.bss.stall, map[3].field)\n"
 		"  --since 7d|12h|30m        only what happened this recently\n"
 		"  --kernel K                kernel label or sha256 prefix\n"
 		"  --scheduler S[:PROFILE]   scheduler (any profile) or scheduler:profile\n"
@@ -90,13 +114,82 @@ static const struct verb *find_verb(const char *name)
 	return NULL;
 }
 
+/* The value at PATH in D's JSON: a number, a string, or (a struct, an
+ * array) its JSON; with --json always its JSON. 1 when not found. */
+static int print_var(const struct kt_qdump *d, const char *path, enum kt_qfmt fmt,
+		     struct kt_err *err)
+{
+	const struct kt_dval *v;
+	struct kt_dump *dp;
+	struct kt_err e2;
+	const char *str;
+	uint64_t u;
+	int64_t i;
+	int rc = 0;
+
+	if (kt_dump_parse(d->json, strlen(d->json), &dp, err))
+		return kt_err_prefix(err, "entry \"%s\" attempt %u: the dump", d->entry, d->attempt);
+	if (kt_dump_var(dp, path, &v, err)) {
+		kt_err_prefix(err, "entry \"%s\" attempt %u: --var %s", d->entry, d->attempt, path);
+		rc = 1;
+	} else if (fmt == KT_QFMT_JSON) {
+		kt_dval_print(v, stdout);
+		fputc('\n', stdout);
+	} else if (kt_dval_u64(v, &u, &e2) == 0) {
+		printf("%" PRIu64 "\n", u);
+	} else if (kt_dval_i64(v, &i, &e2) == 0) {
+		printf("%" PRId64 "\n", i);
+	} else if (kt_dval_str(v, &str, &e2) == 0) {
+		for (; *str; str++)
+			putchar(*str >= 0x20 && *str < 0x7f ? *str : '?');
+		putchar('\n');
+	} else {
+		kt_dval_print(v, stdout);
+		fputc('\n', stdout);
+	}
+	kt_dump_free(dp);
+	return rc;
+}
+
+/* dump: readable, or the stored JSON with --json; --var: one value. */
+static int run_dump(struct kt_store *s, const char *entry, const struct dump_opts *o,
+		    enum kt_qfmt fmt, struct kt_err *err)
+{
+	struct kt_qdump *d;
+	int rc = kt_query_dump(s, entry, o->snapshot, &d, err);
+
+	if (rc)
+		return rc;
+	if (fmt == KT_QFMT_JSON || o->var) {
+		if (!d->json) {
+			kt_errf(err, "entry \"%s\" attempt %u: %s%s%s: no JSON stored%s%s", d->entry,
+				d->attempt, d->snapshot ? "snapshot \"" : "failure dump",
+				d->snapshot ? d->snapshot : "", d->snapshot ? "\"" : "",
+				d->note ? ": " : "", d->note ? d->note : "");
+			rc = 1;
+		} else if (o->var) {
+			rc = print_var(d, o->var, fmt, err);
+		} else {
+			fputs(d->json, stdout);
+			if (!*d->json || d->json[strlen(d->json) - 1] != '\n')
+				fputc('\n', stdout);
+		}
+	} else {
+		rc = kt_qdump_print(s, d, stdout, err);
+	}
+	kt_qdump_free(d);
+	return rc;
+}
+
 static int run_verb(struct kt_store *s, const struct verb *v, char **args,
-		    const struct kt_qfilter *f, struct kt_qreport **r, struct kt_err *err)
+		    const struct kt_qfilter *f, unsigned given, struct kt_qreport **r,
+		    struct kt_err *err)
 {
 	if (!strcmp(v->name, "runs"))
 		return kt_query_runs(s, f, r, err);
 	if (!strcmp(v->name, "failures"))
-		return kt_query_failures(s, f, r, err);
+		return given & O_GROUP ? kt_query_failure_groups(s, f, r, err) :
+					 kt_query_failures(s, f, r, err);
 	if (!strcmp(v->name, "history"))
 		return kt_query_history(s, args[0], f, r, err);
 	if (!strcmp(v->name, "show"))
@@ -114,6 +207,10 @@ static const char *opt_name(unsigned bit)
 	case O_SCHED: return "--scheduler";
 	case O_TEST: return "--test";
 	case O_TOPO: return "--topology";
+	case O_GROUP: return "--group";
+	case O_SNAPSHOT: return "--snapshot";
+	case O_VAR: return "--var";
+	case O_CSV: return "--csv";
 	default: return "--limit";
 	}
 }
@@ -130,10 +227,14 @@ int main(int argc, char **argv)
 		{ "test", required_argument, NULL, 't' },
 		{ "topology", required_argument, NULL, 'T' },
 		{ "limit", required_argument, NULL, 'l' },
+		{ "group", no_argument, NULL, 'g' },
+		{ "snapshot", required_argument, NULL, 'n' },
+		{ "var", required_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct kt_qfilter f = { 0 };
+	struct dump_opts dopts = { 0 };
 	enum kt_qfmt fmt = KT_QFMT_TABLE;
 	const char *db = getenv("KTSTR_DB");
 	const struct verb *v;
@@ -148,7 +249,10 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'd': db = optarg; break;
 		case 'j': fmt = KT_QFMT_JSON; break;
-		case 'c': fmt = KT_QFMT_CSV; break;
+		case 'c': fmt = KT_QFMT_CSV; given |= O_CSV; break;
+		case 'g': given |= O_GROUP; break;
+		case 'n': dopts.snapshot = optarg; given |= O_SNAPSHOT; break;
+		case 'V': dopts.var = optarg; given |= O_VAR; break;
 		case 's':
 			if (kt_since_parse(optarg, &since, &err))
 				goto usage_err;
@@ -184,7 +288,7 @@ int main(int argc, char **argv)
 		kt_errf(&err, "%s takes %d argument%s", v->name, v->nargs, v->nargs == 1 ? "" : "s");
 		goto usage_err;
 	}
-	for (unsigned bit = 1; bit <= O_LIMIT; bit <<= 1)
+	for (unsigned bit = 1; bit <= O_LAST; bit <<= 1)
 		if ((given & bit) && !(v->opts & bit)) {
 			kt_errf(&err, "%s does not apply to %s", opt_name(bit), v->name);
 			goto usage_err;
@@ -197,9 +301,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ktstr-query: %s\n", err.msg);
 		return EXIT_USAGE;
 	}
-	rc = run_verb(s, v, argv + optind + 1, &f, &r, &err);
-	if (rc == 0)
-		kt_qreport_print(r, fmt, stdout);
+	if (!strcmp(v->name, "dump")) {
+		rc = run_dump(s, argv[optind + 1], &dopts, fmt, &err);
+	} else {
+		rc = run_verb(s, v, argv + optind + 1, &f, given, &r, &err);
+		if (rc == 0)
+			kt_qreport_print(r, fmt, stdout);
+	}
 	kt_qreport_free(r);
 	kt_store_close(s);
 	if (rc) {

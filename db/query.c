@@ -313,6 +313,29 @@ int kt_query_failures(struct kt_store *s, const struct kt_qfilter *f, struct kt_
 	return one_table(s, "failures", sql, f, NULL, out, err);
 }
 
+int kt_query_failure_groups(struct kt_store *s, const struct kt_qfilter *f,
+			    struct kt_qreport **out, struct kt_err *err)
+{
+	char sql[2048];
+
+	*out = NULL;
+	/* The bare e.name comes from the row with max(r.stored_at): the
+	 * latest example of each signature. */
+	snprintf(sql, sizeof(sql),
+		 "SELECT r.signature, count(*) AS occurrences,"
+		 " count(DISTINCT e.id) AS entries, count(DISTINCT e.test) AS tests,"
+		 " count(DISTINCT e.kernel_label) AS kernels,"
+		 " count(DISTINCT e.scheduler || ':' || e.profile) AS schedulers,"
+		 " min(r.stored_at) AS first_at, max(r.stored_at) AS last_at, e.name AS latest"
+		 " FROM results r JOIN entries e ON e.id = r.entry_id"
+		 " WHERE r.status IN ('fail', 'error') AND r.signature IS NOT NULL%s",
+		 f->since ? " AND r.stored_at >= ?1" : "");
+	filter_sql(sql, sizeof(sql), f, F_KERNEL | F_SCHED | F_TEST | F_TOPO);
+	snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql),
+		 " GROUP BY r.signature ORDER BY 2 DESC, 1 LIMIT ?%d", P_LIMIT);
+	return one_table(s, "failure_groups", sql, f, NULL, out, err);
+}
+
 static char status_letter(const char *s)
 {
 	if (!s)
@@ -430,8 +453,7 @@ int kt_query_history(struct kt_store *s, const char *test, const struct kt_qfilt
 	return 0;
 }
 
-/* ENTRY as an id (all digits) or a name into *ID; 1 when unknown. */
-static int entry_id(struct kt_store *s, const char *entry, int64_t *id, struct kt_err *err)
+int kt_query_entry_id(struct kt_store *s, const char *entry, int64_t *id, struct kt_err *err)
 {
 	const char *sql = "SELECT id FROM entries WHERE name = ?7 ORDER BY id DESC LIMIT 1";
 	bool digits = *entry != 0;
@@ -476,13 +498,13 @@ int kt_query_show(struct kt_store *s, const char *entry, struct kt_qreport **out
 		" WHERE a.entry_id = ?7 ORDER BY a.attempt";
 	static const char latest[] =
 		"(SELECT max(attempt) FROM results WHERE entry_id = ?7)";
-	char checks[512], workers[512], console[256], logs[256], id[24];
+	char checks[512], workers[512], console[256], logs[256], sched[512], snaps[512], id[24];
 	struct kt_qreport *r;
 	int64_t eid = 0;
 	int rc;
 
 	*out = NULL;
-	if ((rc = entry_id(s, entry, &eid, err)))
+	if ((rc = kt_query_entry_id(s, entry, &eid, err)))
 		return rc;
 	snprintf(id, sizeof(id), "%" PRId64, eid);
 	snprintf(checks, sizeof(checks),
@@ -493,6 +515,16 @@ int kt_query_show(struct kt_store *s, const char *entry, struct kt_qreport **out
 		 "SELECT cgroup, cgroup_cpus, step, work_type, work_units, cpu_ms, wall_ms,"
 		 " run_delay_ms, max_gap_ms, migrations, timeslices, cpus_seen FROM worker_stats"
 		 " WHERE entry_id = ?7 AND attempt = %s ORDER BY idx", latest);
+	snprintf(sched, sizeof(sched),
+		 "SELECT name, enabled, exited, failure, exit_kind, reason, message, exit_status,"
+		 " exit_signal, exited_after_ms,"
+		 " (SELECT dump_json IS NOT NULL FROM dumps d WHERE d.entry_id = s.entry_id"
+		 "  AND d.attempt = s.attempt) AS has_dump"
+		 " FROM schedulers s WHERE entry_id = ?7 AND attempt = %s", latest);
+	snprintf(snaps, sizeof(snaps),
+		 "SELECT name, at_ms, CASE WHEN json IS NULL THEN 'failed' ELSE 'captured' END"
+		 " AS capture, length(json) AS bytes, error FROM snapshots"
+		 " WHERE entry_id = ?7 AND attempt = %s ORDER BY idx", latest);
 	snprintf(console, sizeof(console),
 		 "SELECT tail FROM consoles WHERE entry_id = ?7 AND attempt = %s", latest);
 	snprintf(logs, sizeof(logs),
@@ -502,6 +534,8 @@ int kt_query_show(struct kt_store *s, const char *entry, struct kt_qreport **out
 	    add_query(s, r, "attempts", SEC_TABLE, attempts, NULL, id, err) ||
 	    add_query(s, r, "checks", SEC_TABLE, checks, NULL, id, err) ||
 	    add_query(s, r, "workers", SEC_TABLE, workers, NULL, id, err) ||
+	    add_query(s, r, "scheduler", SEC_RECORD, sched, NULL, id, err) ||
+	    add_query(s, r, "snapshots", SEC_TABLE, snaps, NULL, id, err) ||
 	    add_query(s, r, "console", SEC_TEXT, console, NULL, id, err) ||
 	    add_query(s, r, "logs", SEC_TEXT, logs, NULL, id, err)) {
 		kt_qreport_free(r);

@@ -45,6 +45,13 @@ int kt_query_runs(struct kt_store *s, const struct kt_qfilter *f, struct kt_qrep
 int kt_query_failures(struct kt_store *s, const struct kt_qfilter *f, struct kt_qreport **out,
 		      struct kt_err *err);
 
+/* failures --group: the same failures grouped by signature (exit kind +
+ * reason + failing check, signature.h), most frequent first: occurrences,
+ * distinct entries, tests, kernels and schedulers, first and last time,
+ * and the latest entry's name. The filters of failures. */
+int kt_query_failure_groups(struct kt_store *s, const struct kt_qfilter *f,
+			    struct kt_qreport **out, struct kt_err *err);
+
 /* history TEST: per kernel, scheduler:profile and topology, counts by final
  * status and the last 20 statuses in time order as letters ("PPFP": pass
  * fail error infra skip = P F E I S). since (finished), kernel, scheduler,
@@ -54,7 +61,8 @@ int kt_query_history(struct kt_store *s, const char *test, const struct kt_qfilt
 
 /* show ENTRY: by id, or by exact name (the latest entry of that name).
  * Sections: entry (with its latest stored result), attempts, checks,
- * workers (per-worker stats), console (tail), logs. 1 when unknown. */
+ * workers (per-worker stats), scheduler (its state, whether a dump was
+ * stored), snapshots, console (tail), logs. 1 when unknown. */
 int kt_query_show(struct kt_store *s, const char *entry, struct kt_qreport **out,
 		  struct kt_err *err);
 
@@ -69,6 +77,10 @@ int kt_query_stats(struct kt_store *s, const struct kt_qfilter *f, struct kt_qre
  * limit. */
 int kt_query_flaky(struct kt_store *s, const struct kt_qfilter *f, struct kt_qreport **out,
 		   struct kt_err *err);
+
+/* ENTRY as an id (all digits) or an exact name (the latest entry of that
+ * name) into *ID; 1 when unknown (ERR says so). */
+int kt_query_entry_id(struct kt_store *s, const char *entry, int64_t *id, struct kt_err *err);
 
 void kt_qreport_print(const struct kt_qreport *r, enum kt_qfmt fmt, FILE *f);
 void kt_qreport_free(struct kt_qreport *r);

@@ -150,6 +150,51 @@ static const char v2_sql[] =
 	"CREATE INDEX entries_finished ON entries(run_id, finish_seq)"
 	" WHERE finish_seq IS NOT NULL;\n";
 
+/* v3: what a sched_ext scheduler under test left. Text columns are
+ * large, so these are rowid tables keyed by (entry, attempt). */
+static const char v3_sql[] =
+	"CREATE TABLE schedulers ("
+	" entry_id INTEGER NOT NULL,"
+	" attempt INTEGER NOT NULL,"
+	" name TEXT NOT NULL,"
+	" enabled INTEGER NOT NULL,"
+	" exited INTEGER NOT NULL DEFAULT 0,"
+	" failure TEXT,"            /* stall error crash verifier not_enabled, NULL none */
+	" exit_kind INTEGER,"       /* enum scx_exit_kind, NULL none */
+	" reason TEXT,"
+	" message TEXT,"
+	" exit_status INTEGER,"
+	" exit_signal INTEGER,"
+	" exited_after_ms INTEGER,"
+	" output TEXT,"
+	" PRIMARY KEY (entry_id, attempt),"
+	" FOREIGN KEY (entry_id, attempt) REFERENCES results(entry_id, attempt));\n"
+	"CREATE TABLE dumps ("
+	" entry_id INTEGER NOT NULL,"
+	" attempt INTEGER NOT NULL,"
+	" dump_json TEXT,"          /* guest/mapdump.h; NULL: none, or see note */
+	" kernel_dump TEXT,"        /* the kernel's sched_ext state dump */
+	" klog_tail TEXT,"
+	" note TEXT,"               /* why dump_json is missing (over the bound) */
+	" PRIMARY KEY (entry_id, attempt),"
+	" FOREIGN KEY (entry_id, attempt) REFERENCES results(entry_id, attempt));\n"
+	"CREATE TABLE snapshots ("
+	" entry_id INTEGER NOT NULL,"
+	" attempt INTEGER NOT NULL,"
+	" idx INTEGER NOT NULL,"
+	" name TEXT NOT NULL,"
+	" json TEXT,"
+	" error TEXT,"
+	" at_ms INTEGER,"
+	" PRIMARY KEY (entry_id, attempt, idx),"
+	" FOREIGN KEY (entry_id, attempt) REFERENCES results(entry_id, attempt));\n"
+	/* v2 kept the exit kind and reason on results (when anyone set
+	 * them): they become scheduler rows, named after the entry's. */
+	"INSERT INTO schedulers (entry_id, attempt, name, enabled, exited, exit_kind, reason)"
+	" SELECT r.entry_id, r.attempt, e.scheduler, 1, 1, r.scx_exit_kind, r.scx_reason"
+	" FROM results r JOIN entries e ON e.id = r.entry_id"
+	" WHERE r.scx_exit_kind IS NOT NULL AND r.scx_exit_kind != 0;\n";
+
 static int sql_err(sqlite3 *db, const char *what, struct kt_err *err)
 {
 	return kt_errf(err, "%s: %s", what, sqlite3_errmsg(db));
@@ -241,8 +286,13 @@ static int v2(sqlite3 *db, struct kt_err *err)
 	return v2_fill(db, err);
 }
 
+static int v3(sqlite3 *db, struct kt_err *err)
+{
+	return exec(db, v3_sql, "migrating to v3", err);
+}
+
 /* steps[i] takes a database from version i to i + 1. */
-static int (*const steps[KT_SCHEMA_VERSION])(sqlite3 *, struct kt_err *) = { v1, v2 };
+static int (*const steps[KT_SCHEMA_VERSION])(sqlite3 *, struct kt_err *) = { v1, v2, v3 };
 
 static int has_tables(sqlite3 *db, bool *yes, struct kt_err *err)
 {

@@ -9,6 +9,11 @@
  *       signatures of existing rows are computed from status and the
  *       first failed check (v1 did not keep the scenario kind); an index
  *       of each run's entries in finish order
+ *   v3  schedulers under test: schedulers (per result: name, enabled,
+ *       failure, exit kind, reason, message, exit status, output), dumps
+ *       (failure dump JSON, the kernel's sched_ext dump, kernel log
+ *       tail), snapshots (name, JSON or error, at_ms); results that v2
+ *       stored with an exit kind get a scheduler row
  *
  * A new version appends one step here; earlier steps never change. */
 #ifndef KTSTR_DB_SCHEMA_H
@@ -16,7 +21,7 @@
 #include <sqlite3.h>
 #include "err.h"
 
-#define KT_SCHEMA_VERSION 2
+#define KT_SCHEMA_VERSION 3
 
 /* The v1 DDL, exactly as the v1 step creates it: tests build a "previous
  * version" database from it. */

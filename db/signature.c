@@ -45,6 +45,8 @@ bool kt_signature(const char *status, const char *scenario_kind, int64_t scx_kin
 		put(buf, len, &off, "/kind=%s", scenario_kind);
 	if (scx_kind)
 		put(buf, len, &off, "/scx=%" PRId64 ":%s", scx_kind, scx_reason ? scx_reason : "");
+	else if (scx_reason && *scx_reason)
+		put(buf, len, &off, "/scx=%s", scx_reason);
 	if (failed_check && *failed_check)
 		put(buf, len, &off, "/check=%s", failed_check);
 	return true;

@@ -16,8 +16,10 @@
 
 /* The signature of a result into BUF (LEN bytes; truncated to fit).
  * SCENARIO_KIND ("watchdog"; NULL or "" or "completed" = none), SCX_KIND
- * (sched_ext exit kind, 0 = none) with SCX_REASON, and FAILED_CHECK (the
- * first failed check's name, NULL = none). Returns false, BUF "", when
+ * (sched_ext exit kind) with SCX_REASON ("scx=1026:runnable task stall"),
+ * or with SCX_KIND 0 a non-empty SCX_REASON alone: how a scheduler failed
+ * when the kernel gave no exit kind ("scx=crash", "scx=verifier"), and
+ * FAILED_CHECK (the first failed check's name, NULL = none). Returns false, BUF "", when
  * STATUS has no signature (pass, skip). */
 bool kt_signature(const char *status, const char *scenario_kind, int64_t scx_kind,
 		  const char *scx_reason, const char *failed_check, char *buf, size_t len);

@@ -29,6 +29,9 @@ enum stmt {
 	ST_CHECK,
 	ST_WSTAT,
 	ST_CONSOLE,
+	ST_SCHED,
+	ST_DUMP,
+	ST_SNAPSHOT,
 	ST_WORKER,
 	ST_KERNEL,
 	ST_ARTIFACT_PUT,
@@ -66,8 +69,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_RESULT] =
 		"INSERT INTO results (entry_id, attempt, worker_id, status, message, accel,"
 		" boot_ms, run_ms, total_ms, guest_kernel, guest_topology, started_at, ended_at,"
-		" stored_at, signature, failed_check, scenario_kind)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+		" stored_at, signature, failed_check, scenario_kind, scx_exit_kind, scx_reason)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+		" ?18, ?19)"
 		" ON CONFLICT (entry_id, attempt) DO NOTHING",
 	[ST_CHECK] =
 		"INSERT INTO checks (entry_id, attempt, idx, name, passed, value, threshold, message)"
@@ -79,6 +83,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
 	[ST_CONSOLE] =
 		"INSERT INTO consoles (entry_id, attempt, tail, logs) VALUES (?1, ?2, ?3, ?4)",
+	[ST_SCHED] =
+		"INSERT INTO schedulers (entry_id, attempt, name, enabled, exited, failure,"
+		" exit_kind, reason, message, exit_status, exit_signal, exited_after_ms, output)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[ST_DUMP] =
+		"INSERT INTO dumps (entry_id, attempt, dump_json, kernel_dump, klog_tail, note)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_SNAPSHOT] =
+		"INSERT INTO snapshots (entry_id, attempt, idx, name, json, error, at_ms)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_WORKER] =
 		"INSERT INTO workers (id, hostname, cpus, memory_mb, accel, arch, vcpus, tags,"
 		" first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)"
@@ -217,6 +231,21 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s, size_t max)
 		sqlite3_bind_text(st, i, s, (int)cut(s, max), SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, i);
+}
+
+/* The last MAX bytes of S (a log's tail), not starting inside a UTF-8
+ * sequence; NULL or "" binds NULL. */
+static void bind_tail(sqlite3_stmt *st, int i, const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0, skip = n > max ? n - max : 0;
+
+	if (!n) {
+		sqlite3_bind_null(st, i);
+		return;
+	}
+	while (skip < n && ((unsigned char)s[skip] & 0xc0) == 0x80)
+		skip++;
+	sqlite3_bind_text(st, i, s + skip, (int)(n - skip), SQLITE_STATIC);
 }
 
 /* NULL for 0: "not set" for timestamps and sequence numbers. */
@@ -597,9 +626,11 @@ static int put_result(struct kt_store *s, const Ktstr__EntryOutcome *o, uint64_t
 		      struct kt_err *err)
 {
 	const Ktstr__ScenarioResult *r = o->result;
-	const char *check = first_failed(o);
-	char topo[128], kind[32], sig[KT_SIGNATURE_MAX];
+	const Ktstr__SchedulerState *sc = r ? r->scheduler : NULL;
+	const char *check = first_failed(o), *reason = NULL;
+	char topo[128], kind[32], sig[KT_SIGNATURE_MAX], failure[32];
 	sqlite3_stmt *st = stmt(s, ST_RESULT, err);
+	uint32_t xk = 0;
 
 	if (!st)
 		return -1;
@@ -625,7 +656,21 @@ static int put_result(struct kt_store *s, const Ktstr__EntryOutcome *o, uint64_t
 	bind_opt_u64(st, 12, o->has_started_at, o->started_at);
 	bind_opt_u64(st, 13, o->has_ended_at, o->ended_at);
 	sqlite3_bind_int64(st, 14, i64(now));
-	if (kt_signature(o->status, kind, 0, NULL, check, sig, sizeof(sig)))
+	/* The scheduler's failure: the kernel's exit kind and reason, or,
+	 * when the kernel gave none (a crash, a verifier rejection), how it
+	 * failed (kt_signature bounds the key). */
+	if (sc && sc->exit_kind) {
+		xk = sc->exit_kind;
+		reason = sc->reason && *sc->reason ? sc->reason : "";
+	} else if (sc && sc->failure != KTSTR__SCHEDULER_STATE__FAILURE__NONE) {
+		reason = enum_name(&ktstr__scheduler_state__failure__descriptor, sc->failure, "",
+				   failure, sizeof(failure));
+	}
+	if (xk) {
+		sqlite3_bind_int64(st, 18, xk);
+		bind_text(st, 19, reason, KT_STORE_MAX_NAME);
+	}
+	if (kt_signature(o->status, kind, xk, reason, check, sig, sizeof(sig)))
 		sqlite3_bind_text(st, 15, sig, -1, SQLITE_STATIC);
 	bind_text(st, 16, check, KT_STORE_MAX_NAME);
 	if (kind[0])
@@ -775,6 +820,108 @@ static int put_console(struct kt_store *s, const Ktstr__EntryOutcome *o, struct 
 	return rc;
 }
 
+/* The scheduler under test's state, when the result has one. */
+static int put_sched(struct kt_store *s, const Ktstr__EntryOutcome *o, struct kt_err *err)
+{
+	const Ktstr__SchedulerState *sc = o->result ? o->result->scheduler : NULL;
+	char failure[32];
+	sqlite3_stmt *st;
+
+	if (!sc || !sc->name || !*sc->name)
+		return 0;
+	if (!(st = stmt(s, ST_SCHED, err)))
+		return -1;
+	sqlite3_bind_int64(st, 1, i64(o->ref->entry_id));
+	sqlite3_bind_int64(st, 2, o->ref->attempt);
+	bind_text(st, 3, sc->name, KT_STORE_MAX_NAME);
+	sqlite3_bind_int(st, 4, sc->enabled);
+	sqlite3_bind_int(st, 5, sc->exited);
+	if (sc->failure != KTSTR__SCHEDULER_STATE__FAILURE__NONE)
+		sqlite3_bind_text(st, 6, enum_name(&ktstr__scheduler_state__failure__descriptor,
+						   sc->failure, "", failure, sizeof(failure)),
+				  -1, SQLITE_STATIC);
+	if (sc->exit_kind)
+		sqlite3_bind_int64(st, 7, sc->exit_kind);
+	bind_text(st, 8, sc->reason && *sc->reason ? sc->reason : NULL, KT_STORE_MAX_NAME);
+	bind_text(st, 9, sc->message && *sc->message ? sc->message : NULL, KT_STORE_MAX_MESSAGE);
+	sqlite3_bind_int(st, 10, sc->exit_status);
+	sqlite3_bind_int(st, 11, sc->exit_signal);
+	bind_u64_or_null(st, 12, sc->exited_after_ms);
+	bind_tail(st, 13, sc->output, KT_STORE_MAX_CONSOLE);
+	return run(s, st, "storing the scheduler state", err);
+}
+
+/* JSON text from the guest, whole or not at all: a cut JSON text is no
+ * JSON. Returns false (NOTE says why) when it exceeds the bound. */
+static bool json_fits(const char *json, char *note, size_t len)
+{
+	size_t n = json ? strlen(json) : 0;
+
+	if (n <= KT_STORE_MAX_DUMP)
+		return true;
+	snprintf(note, len, "%zu bytes of JSON, over the %u-byte bound: not stored", n,
+		 KT_STORE_MAX_DUMP);
+	return false;
+}
+
+/* The failure dump, the kernel's sched_ext dump and the kernel log tail. */
+static int put_dump(struct kt_store *s, const Ktstr__EntryOutcome *o, struct kt_err *err)
+{
+	const Ktstr__ScenarioResult *r = o->result;
+	const Ktstr__SchedulerState *sc = r ? r->scheduler : NULL;
+	const char *json = r && r->dump_json && *r->dump_json ? r->dump_json : NULL;
+	const char *kdump = sc && sc->kernel_dump && *sc->kernel_dump ? sc->kernel_dump : NULL;
+	const char *klog = sc && sc->klog_tail && *sc->klog_tail ? sc->klog_tail : NULL;
+	char note[128] = "";
+	sqlite3_stmt *st;
+
+	if (!json && !kdump && !klog)
+		return 0;
+	if (!(st = stmt(s, ST_DUMP, err)))
+		return -1;
+	sqlite3_bind_int64(st, 1, i64(o->ref->entry_id));
+	sqlite3_bind_int64(st, 2, o->ref->attempt);
+	if (json && json_fits(json, note, sizeof(note)))
+		sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
+	bind_text(st, 4, kdump, KT_STORE_MAX_KDUMP);
+	bind_tail(st, 5, klog, KT_STORE_MAX_CONSOLE);
+	if (note[0])
+		sqlite3_bind_text(st, 6, note, -1, SQLITE_STATIC);
+	return run(s, st, "storing the failure dump", err);
+}
+
+static int put_snapshots(struct kt_store *s, const Ktstr__EntryOutcome *o, struct kt_err *err)
+{
+	const Ktstr__ScenarioResult *r = o->result;
+	int idx = 0;
+
+	for (size_t i = 0; r && i < r->n_snapshots && idx < KT_STORE_MAX_SNAPSHOTS; i++) {
+		const Ktstr__Snapshot *sn = r->snapshots[i];
+		char note[128] = "";
+		sqlite3_stmt *st;
+
+		if (!sn)
+			continue;
+		if (!(st = stmt(s, ST_SNAPSHOT, err)))
+			return -1;
+		sqlite3_bind_int64(st, 1, i64(o->ref->entry_id));
+		sqlite3_bind_int64(st, 2, o->ref->attempt);
+		sqlite3_bind_int(st, 3, idx++);
+		bind_text(st, 4, sn->name ? sn->name : "", KT_STORE_MAX_NAME);
+		if (sn->json && *sn->json && json_fits(sn->json, note, sizeof(note)))
+			sqlite3_bind_text(st, 5, sn->json, -1, SQLITE_STATIC);
+		if (note[0])
+			sqlite3_bind_text(st, 6, note, -1, SQLITE_STATIC);
+		else
+			bind_text(st, 6, sn->error && *sn->error ? sn->error : NULL,
+				  KT_STORE_MAX_MESSAGE);
+		sqlite3_bind_int64(st, 7, i64(sn->at_ms));
+		if (run(s, st, "storing a snapshot", err))
+			return -1;
+	}
+	return 0;
+}
+
 static int outcome_valid(const Ktstr__EntryOutcome *o, struct kt_err *err)
 {
 	if (!o->ref)
@@ -793,7 +940,8 @@ static int outcome_locked(struct kt_store *s, const Ktstr__EntryOutcome *o, uint
 
 	if (stored <= 0)
 		return stored;
-	if (put_checks(s, o, err) || put_workers(s, o, err) || put_console(s, o, err))
+	if (put_checks(s, o, err) || put_workers(s, o, err) || put_console(s, o, err) ||
+	    put_sched(s, o, err) || put_dump(s, o, err) || put_snapshots(s, o, err))
 		return -1;
 	return 1;
 }

@@ -34,6 +34,10 @@
 #define KT_STORE_MAX_NAME 256            /* ids, names, labels */
 #define KT_STORE_MAX_CHECKS 256          /* checks per outcome, rest dropped */
 #define KT_STORE_MAX_WORKERS 4096        /* worker stats rows per outcome */
+#define KT_STORE_MAX_DUMP (4u << 20)     /* a dump's or snapshot's JSON: stored
+					  * whole or not at all (a note says why) */
+#define KT_STORE_MAX_KDUMP (256 << 10)   /* the kernel's sched_ext dump, first bytes */
+#define KT_STORE_MAX_SNAPSHOTS 64        /* snapshots per outcome, rest dropped */
 /* Bounds for what the coordinator itself passes in; more is an error. */
 #define KT_STORE_MAX_YAML (16 << 20)
 #define KT_STORE_MAX_BLOB (1 << 20)      /* a packed Assignment */
@@ -142,8 +146,11 @@ int kt_store_attempt_end(struct kt_store *s, uint64_t entry_id, uint32_t attempt
 /* ---- results ---- */
 
 /* Store the outcome O of one attempt, atomically: the result row with its
- * failure signature (signature.h), checks, one row per worker of
- * O->result, console tail and logs. Returns 1 when stored, 0 when that
+ * failure signature (signature.h; the scheduler's exit kind and reason,
+ * or its failure when the kernel gave no exit kind), checks, one row per
+ * worker of O->result, console tail and logs, and from O->result the
+ * scheduler state, the failure dump (with the kernel's sched_ext dump and
+ * log tail) and the snapshots. Returns 1 when stored, 0 when that
  * (entry, attempt) was stored before (nothing changes: outcomes are
  * idempotent), -1 on error (bad status, unknown entry, SQLite). */
 int kt_store_outcome(struct kt_store *s, const Ktstr__EntryOutcome *o, uint64_t now,

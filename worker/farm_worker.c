@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -69,6 +70,7 @@ struct fetch {
 struct kt_fw {
 	char id[KT_FW_MAX_ID + 1], hostname[256], arch[65];
 	char cache[PATH_MAX], agent[PATH_MAX], endpoint[512], outbox_dir[PATH_MAX];
+	char scx_ktstr[PATH_MAX]; /* the built-in scheduler; "" = none */
 	char **tags;
 	size_t n_tags;
 	unsigned host_cpus, vcpus, hb_ms;
@@ -207,6 +209,86 @@ static bool ref_bad(const Ktstr__ArtifactRef *r, const char *what, uint64_t max,
 	return false;
 }
 
+/* How a word from the coordinator goes into the guest. */
+enum word_kind {
+	W_ARG,    /* an argv element: printable */
+	W_KARG,   /* a kernel command line word: no blanks or quotes */
+	W_SYSCTL, /* KEY=VALUE, KEY a name under /proc/sys (as the matrix has it) */
+};
+
+static bool word_ok(const char *w, enum word_kind k)
+{
+	static const char key_chars[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/";
+	size_t klen;
+
+	if (!*w || strlen(w) > 255 || !kt_printable(w))
+		return false;
+	if (k == W_KARG)
+		return !strpbrk(w, " \"");
+	if (k == W_ARG)
+		return true;
+	/* A key that cannot leave /proc/sys; a value may hold blanks
+	 * ("32768 60999"), not quotes. */
+	klen = strcspn(w, "=");
+	return w[klen] == '=' && klen && strspn(w, key_chars) >= klen && w[0] != '.' &&
+	       w[0] != '/' && !memmem(w, klen, "..", 2) && !memmem(w, klen, "//", 2) &&
+	       !memmem(w, klen, "/.", 2) && !memmem(w, klen, "./", 2) && !strchr(w, '"');
+}
+
+/* N words V of KIND, at most KT_FW_MAX_WORDS. */
+static bool words_bad(char **v, size_t n, const char *what, enum word_kind kind, char *why,
+		      size_t len)
+{
+	static const char *const expect[] = {
+		[W_ARG] = "1 to 255 printable characters",
+		[W_KARG] = "1 to 255 printable characters, no blanks or quotes",
+		[W_SYSCTL] = "KEY=VALUE, KEY a sysctl name (kernel.sched_rt_runtime_us)",
+	};
+	char t[80];
+
+	if (n > KT_FW_MAX_WORDS) {
+		snprintf(why, len, "%s: %zu, more than %d", what, n, KT_FW_MAX_WORDS);
+		return true;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!word_ok(v[i] ? v[i] : "", kind)) {
+			snprintf(why, len, "%s[%zu] '%s': expected %s", what, i,
+				 clean(v[i], t, sizeof(t)), expect[kind]);
+			return true;
+		}
+	return false;
+}
+
+/* The scheduler part of A: a name that can be a file name in the guest,
+ * a binary for any but eevdf and the built-in scx-ktstr. */
+static bool sched_bad(const Ktstr__Assignment *a, char *why, size_t len)
+{
+	const Ktstr__SchedulerRef *r = a->scheduler;
+	const char *p;
+	char t[80];
+
+	if (words_bad(a->sysctls, a->n_sysctls, "sysctls", W_SYSCTL, why, len) ||
+	    words_bad(a->kernel_args, a->n_kernel_args, "kernel_args", W_KARG, why, len))
+		return true;
+	if (!r || !strcmp(r->name, KT_FW_EEVDF))
+		return false;
+	if ((p = kt_spec_name_problem(r->name, false))) {
+		snprintf(why, len, "scheduler '%s': %s", clean(r->name, t, sizeof(t)), p);
+		return true;
+	}
+	if (words_bad(r->args, r->n_args, "scheduler args", W_ARG, why, len))
+		return true;
+	if (r->binary)
+		return ref_bad(r->binary, "scheduler binary", KT_FW_BINARY_MAX, why, len);
+	if (strcmp(r->name, KT_FW_SCX_KTSTR)) {
+		snprintf(why, len, "scheduler %s: no binary (only %s is built in)", r->name,
+			 KT_FW_SCX_KTSTR);
+		return true;
+	}
+	return false;
+}
+
 /* Malformed: what no worker could run. Fills NEED otherwise. */
 static bool malformed(const Ktstr__Assignment *a, struct kt_fw_need *need, char *why, size_t len)
 {
@@ -248,7 +330,7 @@ static bool malformed(const Ktstr__Assignment *a, struct kt_fw_need *need, char 
 		snprintf(why, len, "%s", e.msg);
 		return true;
 	}
-	return false;
+	return sched_bad(a, why, len);
 }
 
 enum kt_fw_verdict kt_fw_admit(const struct kt_fw_capacity *cap, const Ktstr__Assignment *a,
@@ -263,10 +345,10 @@ enum kt_fw_verdict kt_fw_admit(const struct kt_fw_capacity *cap, const Ktstr__As
 	}
 	if (malformed(a, need, why, len))
 		return KT_FW_ERROR;
-	if (a->scheduler && strcmp(a->scheduler->name, "eevdf") != 0) {
-		snprintf(why, len,
-			 "scheduler %s: sched_ext schedulers are not supported by this worker yet",
-			 clean(a->scheduler->name, s, sizeof(s)));
+	if (a->scheduler && !a->scheduler->binary &&
+	    !strcmp(a->scheduler->name, KT_FW_SCX_KTSTR) && !cap->has_scx_ktstr) {
+		snprintf(why, len, "scheduler %s: this worker was built without it (no %s beside "
+			 "ktstr-worker)", clean(a->scheduler->name, s, sizeof(s)), KT_FW_SCX_KTSTR);
 		return KT_FW_SKIP;
 	}
 	if (need->vcpus > cap->vcpus - cap->used_vcpus ||
@@ -584,9 +666,12 @@ static bool slot_needs(const struct slot *s, const char *sha)
 {
 	const Ktstr__KernelRef *k = s->a->kernel;
 
+	const Ktstr__SchedulerRef *r = s->a->scheduler;
+
 	return s->state == SLOT_FETCHING &&
 	       (!strcmp(k->image->sha256, sha) || (k->config && !strcmp(k->config->sha256, sha)) ||
-		!strcmp(s->a->scenario->sha256, sha));
+		!strcmp(s->a->scenario->sha256, sha) ||
+		(r && r->binary && !strcmp(r->binary->sha256, sha)));
 }
 
 static struct fetch *fetch_find(struct kt_fw *fw, const char *sha)
@@ -707,10 +792,92 @@ static int prepare(struct kt_fw *fw, struct slot *s, struct kt_err *err)
 			return -1;
 		wait = true;
 	}
+	if (s->a->scheduler && s->a->scheduler->binary) {
+		kt_artifact_path(fw->cache, s->a->scheduler->binary->sha256, sc, sizeof(sc));
+		if (access(sc, F_OK)) {
+			if (fetch_start(fw, s->a->scheduler->binary, "binary", KT_FW_BINARY_MAX,
+					err))
+				return -1;
+			wait = true;
+		}
+	}
 	return wait ? 0 : 1;
 }
 
 /* ---- the entry child ---- */
+
+/* The fetched scheduler binary SHA as an executable file called NAME (the
+ * guest runs it as /bin/NAME): <cache>/artifacts/bin/<sha>/<name>, made
+ * once, atomically (two entries may race to make it). Its path into PATH. */
+static int install_binary(const char *cache, const char *sha, const char *name, char *path,
+			  size_t len, struct kt_err *err)
+{
+	char src[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX + 32], *data = NULL;
+	size_t n;
+	int rc = -1;
+
+	kt_artifact_dir(cache, dir, sizeof(dir));
+	snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/bin/%s", sha);
+	snprintf(path, len, "%s/%s", dir, name);
+	if (access(path, X_OK) == 0)
+		return 0;
+	kt_artifact_path(cache, sha, src, sizeof(src));
+	if (kt_mkdir_p(dir, err) || kt_read_file(src, KT_FW_BINARY_MAX, &data, &n, err))
+		return kt_err_prefix(err, "scheduler binary %s", name);
+	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
+	if (kt_write_file(tmp, data, n, err))
+		goto out;
+	if (chmod(tmp, 0755) || rename(tmp, path)) {
+		kt_errf(err, "scheduler binary %s: %s: %s", name, tmp, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(data);
+	return rc;
+}
+
+/* NULL-terminated copies of N strings V into SV (empty: SV->v stays NULL). */
+static const char *const *strv_of(struct kt_strv *sv, char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		kt_strv_add(sv, v[i]);
+	return (const char *const *)sv->v;
+}
+
+int kt_fw_sched_of(const char *cache, const char *scx_ktstr, const Ktstr__Assignment *a,
+		   struct kt_fw_sched *s, struct kt_err *err)
+{
+	const Ktstr__SchedulerRef *r = a->scheduler;
+
+	memset(s, 0, sizeof(*s));
+	s->on = r && strcmp(r->name, KT_FW_EEVDF);
+	if (!s->on)
+		return 0;
+	s->es.sysctls = strv_of(&s->sysctls, a->sysctls, a->n_sysctls);
+	s->es.kernel_args = strv_of(&s->kernel_args, a->kernel_args, a->n_kernel_args);
+	if (r->binary) {
+		if (install_binary(cache, r->binary->sha256, r->name, s->bin, sizeof(s->bin), err))
+			return -1;
+	} else {
+		if (!scx_ktstr || !*scx_ktstr)
+			return kt_errf(err, "scheduler %s: no built-in binary", r->name);
+		snprintf(s->bin, sizeof(s->bin), "%s", scx_ktstr);
+	}
+	s->es.name = r->name;
+	s->es.binary = s->bin;
+	s->es.args = strv_of(&s->args, r->args, r->n_args);
+	s->es.expect_err = a->has_expect_err && a->expect_err;
+	return 0;
+}
+
+void kt_fw_sched_free(struct kt_fw_sched *s)
+{
+	kt_strv_free(&s->args);
+	kt_strv_free(&s->sysctls);
+	kt_strv_free(&s->kernel_args);
+}
 
 /* In the child: run the entry, pack its outcome into *BUF. */
 static void run_entry(const struct kt_fw *fw, const struct slot *s, uint8_t **buf, size_t *len)
@@ -722,6 +889,7 @@ static void run_entry(const struct kt_fw *fw, const struct slot *s, uint8_t **bu
 	struct kt_checks_cfg checks;
 	struct kt_scenario *sc = NULL;
 	struct kt_kernel k;
+	struct kt_fw_sched fs = {0};
 	enum kt_status st = KT_INFRA;
 	char path[PATH_MAX], label[96], *text = NULL;
 	size_t tlen;
@@ -742,6 +910,8 @@ static void run_entry(const struct kt_fw *fw, const struct slot *s, uint8_t **bu
 		kt_err_prefix(&e, "kernel");
 		goto status;
 	}
+	if (kt_fw_sched_of(fw->cache, fw->scx_ktstr, a, &fs, &e))
+		goto status;
 	checks = *kt_scenario_checks(sc);
 	kt_fw_apply_checks(a->checks, &checks);
 	req.cache_dir = fw->cache;
@@ -754,6 +924,8 @@ static void run_entry(const struct kt_fw *fw, const struct slot *s, uint8_t **bu
 	req.mem_mb = (unsigned)s->need.memory_mb;
 	req.accel = fw->accel;
 	req.checks = &checks;
+	if (fs.on)
+		req.sched = &fs.es;
 	if (kt_entry_run(&req, &res, &e)) {
 		st = KT_ERROR;
 		goto status;
@@ -773,6 +945,7 @@ status:
 out:
 	free(text);
 	kt_scenario_free(sc);
+	kt_fw_sched_free(&fs);
 }
 
 /* The child outlives a SIGTERM to its process group, which QEMU dies of
@@ -1022,7 +1195,8 @@ static void on_heartbeat(struct kt_fw *fw, const Ktstr__Heartbeat *h)
 static void on_assign(struct kt_fw *fw, Ktstr__FarmMsg *m)
 {
 	const Ktstr__Assignment *a = m->assign;
-	struct kt_fw_capacity cap = {fw->vcpus, 0, fw->memory_mb, 0, fw->draining};
+	struct kt_fw_capacity cap = {fw->vcpus, 0, fw->memory_mb, 0, fw->draining,
+				     fw->scx_ktstr[0] != 0};
 	struct kt_fw_need need;
 	struct slot *s;
 	char why[KT_ERR_MAX], name[96];
@@ -1438,6 +1612,9 @@ static int copy_opts(struct kt_fw *fw, const struct kt_fw_opts *o, struct kt_err
 	snprintf(fw->endpoint, sizeof(fw->endpoint), "%s", o->coordinator);
 	snprintf(fw->cache, sizeof(fw->cache), "%s", o->cache_dir);
 	snprintf(fw->agent, sizeof(fw->agent), "%s", o->agent);
+	if (o->scx_ktstr && strlen(o->scx_ktstr) >= sizeof(fw->scx_ktstr))
+		return kt_errf(err, "scx-ktstr path: too long");
+	snprintf(fw->scx_ktstr, sizeof(fw->scx_ktstr), "%s", o->scx_ktstr ? o->scx_ktstr : "");
 	/* One outbox per worker id: workers sharing a cache must not send
 	 * each other's outcomes. The id is a path component here. */
 	{

@@ -25,10 +25,17 @@
  *   entries keep running, outcomes are kept, hellos resume.
  * - Assignment: refused with a HandBack while draining or when it does not
  *   fit the free vCPU/memory budget; answered with an outcome at once when
- *   it is malformed (`error`) or names a sched_ext scheduler (`skip`: not
- *   supported yet); otherwise its kernel, kernel config and scenario are
- *   fetched by sha256 when not cached (one chunk in flight per artifact),
- *   then the child starts. Progress "fetching" / "running" is reported.
+ *   it is malformed (`error`: also a scheduler other than eevdf and
+ *   scx-ktstr without a binary) or names the built-in scx-ktstr on a worker
+ *   built without it (`skip`); otherwise its kernel, kernel config,
+ *   scenario and scheduler binary are fetched by sha256 when not cached
+ *   (one chunk in flight per artifact), then the child starts. Progress
+ *   "fetching" / "running" is reported.
+ * - the scheduler under test goes to kt_entry_run as a kt_entry_sched:
+ *   scx-ktstr is the worker's own (opts.scx_ktstr), any other the fetched
+ *   binary, copied executable to <cache>/artifacts/bin/<sha256>/<name> so
+ *   that the guest runs it as /bin/<name>; with args, expect_err, sysctls
+ *   and kernel args from the Assignment.
  * - outcomes are kept (on disk, <cache>/outbox) until an OutcomeAck, and
  *   resent every KT_FW_RESEND_BEATS heartbeats and in every hello.
  * - CancelEntry: the entry's process group gets SIGTERM (QEMU exits, the
@@ -54,6 +61,7 @@
 #include "farm.pb-c.h"
 #include "outcome.h"
 #include "scenario.h"
+#include "strv.h"
 #include "topology.h"
 
 #define KT_FW_RESEND_BEATS 5       /* unacked outcomes are resent this often */
@@ -64,12 +72,17 @@
 #define KT_FW_KERNEL_MAX (512ull << 20)
 #define KT_FW_CONFIG_MAX (16ull << 20)
 #define KT_FW_MAX_ID 128
+#define KT_FW_BINARY_MAX (256ull << 20) /* a scheduler binary */
+#define KT_FW_MAX_WORDS 64          /* sysctls, kernel args, scheduler args */
+#define KT_FW_EEVDF "eevdf"         /* the kernel's own scheduler */
+#define KT_FW_SCX_KTSTR "scx-ktstr" /* the built-in one, beside ktstr-worker */
 
 struct kt_fw_opts {
 	const char *coordinator;       /* ZeroMQ endpoint */
 	const char *id;                /* NULL = the host name */
 	const char *cache_dir;         /* kernel cache; also artifacts/ and outbox/ */
 	const char *agent;             /* ktstr-guest binary */
+	const char *scx_ktstr;         /* the built-in scx-ktstr binary; NULL = none */
 	unsigned vcpus;                /* budget; 0 = host CPUs */
 	uint64_t memory_mb;            /* budget; 0 = 75% of host memory */
 	const char *const *tags;
@@ -106,6 +119,7 @@ struct kt_fw_capacity {
 	unsigned vcpus, used_vcpus;
 	uint64_t memory_mb, used_memory_mb;
 	bool draining;
+	bool has_scx_ktstr;            /* the built-in scheduler is there */
 };
 
 /* What an assignment needs, once validated. */
@@ -123,9 +137,27 @@ enum kt_fw_verdict {
 };
 
 /* Judge assignment A against CAP; WHY (LEN bytes) says why for anything
- * but KT_FW_RUN. Order: draining, malformed, unsupported scheduler, budget. */
+ * but KT_FW_RUN. Order: draining, malformed, scx-ktstr missing, budget. */
 enum kt_fw_verdict kt_fw_admit(const struct kt_fw_capacity *cap, const Ktstr__Assignment *a,
 			       struct kt_fw_need *need, char *why, size_t len);
+
+/* The scheduler under test of an assignment, for kt_entry_req.sched. */
+struct kt_fw_sched {
+	bool on;                   /* false: the kernel's own (es unused) */
+	struct kt_entry_sched es;  /* points into the fields below and A */
+	struct kt_strv args, sysctls, kernel_args;
+	char bin[4096];
+};
+
+/* Fill S from assignment A (valid for as long as A): scx-ktstr without a
+ * binary is SCX_KTSTR (the worker's own); a binary is the fetched artifact
+ * in CACHE, copied once as an executable named after the scheduler
+ * (<cache>/artifacts/bin/<sha256>/<name>: the guest runs /bin/<name>).
+ * -1 when that copy fails or the built-in one is missing. Free with
+ * kt_fw_sched_free. */
+int kt_fw_sched_of(const char *cache, const char *scx_ktstr, const Ktstr__Assignment *a,
+		   struct kt_fw_sched *s, struct kt_err *err);
+void kt_fw_sched_free(struct kt_fw_sched *s);
 
 /* Apply the assignment's check overrides O (may be NULL) to C. */
 void kt_fw_apply_checks(const Ktstr__CheckOverrides *o, struct kt_checks_cfg *c);

@@ -83,6 +83,25 @@ static int agent_path(char *buf, size_t len)
 	return 0;
 }
 
+/* The built-in scx-ktstr: beside this binary, or "" when it was not built
+ * (entries that need it are then skipped). */
+static void scx_ktstr_path(char *buf, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	buf[0] = 0;
+	if (n < 0)
+		return;
+	self[n] = 0;
+	snprintf(buf, len, "%s/scx-ktstr", dirname(self));
+	if (access(buf, X_OK)) {
+		fprintf(stderr, "ktstr-worker: no %s: entries under scx-ktstr will be skipped\n",
+			buf);
+		buf[0] = 0;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -98,7 +117,7 @@ int main(int argc, char **argv)
 	};
 	const char *tags[MAX_TAGS];
 	struct kt_fw_opts o = {.coordinator = KT_FARM_WORKERS_EP, .tags = tags};
-	char cache[PATH_MAX] = "", agent[PATH_MAX];
+	char cache[PATH_MAX] = "", agent[PATH_MAX], scx[PATH_MAX];
 	struct sigaction sa = {.sa_handler = on_signal};
 	struct kt_err err;
 	uint64_t v;
@@ -155,6 +174,8 @@ int main(int argc, char **argv)
 		return 2;
 	o.cache_dir = cache;
 	o.agent = agent;
+	scx_ktstr_path(scx, sizeof(scx));
+	o.scx_ktstr = scx[0] ? scx : NULL;
 	if (kt_fw_new(&o, &the_fw, &err)) {
 		fprintf(stderr, "ktstr-worker: %s\n", err.msg);
 		return 2;

@@ -22,7 +22,92 @@ struct ofx {
 	Ktstr__GuestTopology topo;
 	uint32_t cpus[2], seen[2][2];
 	char *logs[1];
+	Ktstr__SchedulerState sched;
+	Ktstr__Snapshot snap[2], *snapp[2];
 };
+
+/* A failure dump as guest/mapdump.h documents it: scx-ktstr's .bss after a
+ * forced stall (stall = 1), its .rodata, a hash map keyed by pid and a
+ * per-CPU array on two CPUs. */
+#define FX_DUMP_JSON \
+	"{\"schema\": \"ktstr-dump-1\",\n" \
+	" \"maps\": [\n" \
+	"  {\"name\": \"scx_ktst.bss\", \"map_type\": \"array\", \"key_size\": 4,\n" \
+	"   \"value_size\": 24, \"max_entries\": 1, \"map_flags\": 1024,\n" \
+	"   \"entries\": [{\"key\": 0, \"value\": {\"kind\": \"struct\", \"type_name\": \".bss\",\n" \
+	"     \"members\": [\n" \
+	"      {\"name\": \"stall\", \"value\": {\"kind\": \"uint\", \"bits\": 32, \"value\": 1}},\n" \
+	"      {\"name\": \"nr_enqueued\", \"value\": {\"kind\": \"uint\", \"bits\": 64, \"value\": 4711}},\n" \
+	"      {\"name\": \"nr_dispatched\", \"value\": {\"kind\": \"uint\", \"bits\": 64, \"value\": 4700}},\n" \
+	"      {\"name\": \"nr_cpus\", \"value\": {\"kind\": \"int\", \"bits\": 32, \"value\": 2}},\n" \
+	"      {\"name\": \"\", \"value\": {\"kind\": \"union\", \"members\": [\n" \
+	"        {\"name\": \"raw\", \"value\": {\"kind\": \"uint\", \"bits\": 32, \"value\": 9}}]}},\n" \
+	"      {\"name\": \"seen\", \"value\": {\"kind\": \"array\", \"len\": 4, \"elements\": [\n" \
+	"        {\"kind\": \"uint\", \"bits\": 8, \"value\": 3}, {\"kind\": \"uint\", \"bits\": 8,\n" \
+	"         \"value\": 4}], \"truncated\": 2}}]}}],\n" \
+	"   \"truncated\": false},\n" \
+	"  {\"name\": \"scx_ktst.rodata\", \"map_type\": \"array\", \"key_size\": 4,\n" \
+	"   \"value_size\": 8, \"max_entries\": 1, \"map_flags\": 1152,\n" \
+	"   \"entries\": [{\"key\": 0, \"value\": {\"kind\": \"struct\", \"type_name\": \".rodata\",\n" \
+	"     \"members\": [\n" \
+	"      {\"name\": \"stall_after_s\", \"value\": {\"kind\": \"uint\", \"bits\": 32, \"value\": 1}},\n" \
+	"      {\"name\": \"mode\", \"value\": {\"kind\": \"enum\", \"type_name\": \"ktstr_mode\",\n" \
+	"        \"bits\": 32, \"value\": \"MODE_STALL\", \"raw\": 2}}]}}],\n" \
+	"   \"truncated\": false},\n" \
+	"  {\"name\": \"task_ctx\", \"map_type\": \"hash\", \"key_size\": 4, \"value_size\": 16,\n" \
+	"   \"max_entries\": 1024, \"map_flags\": 0,\n" \
+	"   \"entries\": [{\"key\": {\"kind\": \"int\", \"bits\": 32, \"value\": 42},\n" \
+	"     \"value\": {\"kind\": \"struct\", \"type_name\": \"task_ctx\", \"members\": [\n" \
+	"      {\"name\": \"comm\", \"value\": {\"kind\": \"string\", \"len\": 16,\n" \
+	"        \"value\": \"worker-0\"}},\n" \
+	"      {\"name\": \"last_cpu\", \"value\": {\"kind\": \"int\", \"bits\": 32, \"value\": -1}}]}}],\n" \
+	"   \"truncated\": false},\n" \
+	"  {\"name\": \"pcpu_stats\", \"map_type\": \"percpu_array\", \"key_size\": 4,\n" \
+	"   \"value_size\": 8, \"max_entries\": 1, \"map_flags\": 0,\n" \
+	"   \"entries\": [{\"key\": 0, \"percpu\": [\n" \
+	"     {\"kind\": \"uint\", \"bits\": 64, \"value\": 10},\n" \
+	"     {\"kind\": \"uint\", \"bits\": 64, \"value\": 20}]}],\n" \
+	"   \"truncated\": false},\n" \
+	"  {\"name\": \"events\", \"map_type\": \"ringbuf\", \"key_size\": 0, \"value_size\": 0,\n" \
+	"   \"max_entries\": 4096, \"map_flags\": 0, \"skipped\": \"not readable by lookup\"}],\n" \
+	" \"errors\": [\"map 7: no BTF\"]}\n"
+
+/* F's scheduler (scx-ktstr) failed with FAILURE, the kernel's EXIT_KIND
+ * and REASON, leaving DUMP (NULL = none), a kernel dump and a log tail;
+ * plus two snapshots: "mid" captured, "late" failed. */
+static inline void ofx_sched(struct ofx *f, Ktstr__SchedulerState__Failure failure,
+			     uint32_t exit_kind, const char *reason, const char *dump)
+{
+	ktstr__scheduler_state__init(&f->sched);
+	f->sched.name = "scx-ktstr";
+	f->sched.enabled = true;
+	f->sched.exited = failure != KTSTR__SCHEDULER_STATE__FAILURE__NONE;
+	f->sched.failure = failure;
+	f->sched.exit_kind = exit_kind;
+	f->sched.reason = (char *)(reason ? reason : "");
+	f->sched.message = exit_kind ? "scx_ktstr[120] failed to run for 3.100s" : "";
+	f->sched.exit_status = 2;
+	f->sched.exited_after_ms = 3100;
+	f->sched.output = "scx-ktstr: enabled\nscx-ktstr: exit kind=1026\n";
+	f->sched.kernel_dump = "sched_ext: BPF scheduler \"ktstr\" errored, disabling\n"
+			       "CPU 0   : nr_run=3 flags=0x1\n";
+	f->sched.klog_tail = "[    5.1] sched_ext: runnable task stall\n";
+	f->res.scheduler = &f->sched;
+	f->res.dump_json = (char *)(dump ? dump : "");
+	for (int i = 0; i < 2; i++) {
+		ktstr__snapshot__init(&f->snap[i]);
+		f->snapp[i] = &f->snap[i];
+	}
+	f->snap[0].name = "mid";
+	f->snap[0].json = FX_DUMP_JSON;
+	f->snap[0].at_ms = 900;
+	f->snap[1].name = "late";
+	f->snap[1].json = "";
+	f->snap[1].error = "scheduler gone";
+	f->snap[1].at_ms = 1900;
+	f->res.snapshots = f->snapp;
+	f->res.n_snapshots = 2;
+}
 
 static inline void ofx_init(struct ofx *f, uint64_t entry, uint32_t attempt, const char *status,
 			    const char *failed_check)

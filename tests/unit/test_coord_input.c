@@ -29,6 +29,7 @@
 #include <sqlite3.h>
 #include <zmq.h>
 #include "farm_msg.h"
+#include "sha256.h"
 #include "util.h"
 
 #define REPLY_MS 5000 /* a reply that should come */
@@ -903,6 +904,92 @@ static void test_unplaceable(void **state)
 	assert_serves();
 }
 
+/* A scheduler given by binary: the bytes travel with the submission and
+ * become an artifact; the Assignment carries it with the args, expect_err,
+ * sysctls and kernel args. A binary that was not sent, or is not ELF, is
+ * refused. */
+static void test_scheduler_assignment(void **state)
+{
+	static const uint8_t elf[] = { 0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 'x', 'y' };
+	char kernel[192], yaml[1024], want[65];
+	Ktstr__FarmMsg m = KTSTR__FARM_MSG__INIT, *r;
+	Ktstr__SubmitRequest sub = KTSTR__SUBMIT_REQUEST__INIT;
+	Ktstr__NamedFile nf = KTSTR__NAMED_FILE__INIT, *files[1] = { &nf };
+	const Ktstr__Assignment *a;
+	struct kt_sha256 h;
+	uint8_t d[32];
+	void *c = dealer(co.cep, NULL), *w;
+
+	(void)state;
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz-fake", co.dir);
+	if (access(kernel, F_OK))
+		write_fake_kernel(kernel);
+	snprintf(yaml, sizeof(yaml),
+		 "name: schedbin\nkernels: [%s]\ntopologies: [1n1l2c1t]\n"
+		 "schedulers:\n"
+		 "  - name: scx_mine\n"
+		 "    binary: bin/scx_mine\n"
+		 "    args: [--fast]\n"
+		 "    sysctls: {kernel.sched_rt_runtime_us: 950000}\n"
+		 "    kernel_args: [nokaslr]\n"
+		 "tests:\n  - {scenario: steady, duration: 1s, expect_err: true}\n", kernel);
+	submit_refused(yaml, "s.yaml", "s.yaml: scheduler binary 'bin/scx_mine' was not sent");
+	nf.name = "bin/scx_mine";
+	nf.data.data = (uint8_t *)"#!/bin/sh\n";
+	nf.data.len = 10;
+	sub.matrix_yaml = yaml;
+	sub.filename = "s.yaml";
+	sub.files = files;
+	sub.n_files = 1;
+	m.body_case = KTSTR__FARM_MSG__BODY_SUBMIT;
+	m.submit = &sub;
+	send_msg(c, &m);
+	r = recv_msg(c, REPLY_MS);
+	assert_non_null(r);
+	assert_false(r->submit_reply->ok);
+	assert_non_null(strstr(r->submit_reply->error, "'bin/scx_mine' is not an ELF file"));
+	kt_farm_msg_free(r);
+	nf.data.data = (uint8_t *)elf;
+	nf.data.len = sizeof(elf);
+	send_msg(c, &m);
+	r = recv_msg(c, REPLY_MS);
+	assert_non_null(r);
+	if (!r->submit_reply->ok)
+		fail_msg("submit refused: %s", r->submit_reply->error);
+	kt_farm_msg_free(r);
+	w = fake_worker("fake-s", 2);
+	r = recv_not_hb(w);
+	assert_non_null(r);
+	assert_int_equal(r->body_case, KTSTR__FARM_MSG__BODY_ASSIGN);
+	a = r->assign;
+	assert_non_null(strstr(a->name, "/scx_mine:default/"));
+	assert_non_null(a->scheduler);
+	assert_string_equal(a->scheduler->name, "scx_mine");
+	assert_int_equal(a->scheduler->n_args, 1);
+	assert_string_equal(a->scheduler->args[0], "--fast");
+	assert_non_null(a->scheduler->binary);
+	kt_sha256_init(&h);
+	kt_sha256_update(&h, elf, sizeof(elf));
+	kt_sha256_final(&h, d);
+	kt_sha256_hex(d, want);
+	assert_string_equal(a->scheduler->binary->sha256, want);
+	assert_int_equal(a->scheduler->binary->size, sizeof(elf));
+	assert_string_equal(a->scheduler->binary->kind, "binary");
+	assert_true(a->has_expect_err && a->expect_err);
+	assert_int_equal(a->n_sysctls, 1);
+	assert_string_equal(a->sysctls[0], "kernel.sched_rt_runtime_us=950000");
+	assert_int_equal(a->n_kernel_args, 1);
+	assert_string_equal(a->kernel_args[0], "nokaslr");
+	report(w, a->ref->entry_id, a->ref->attempt, "pass");
+	kt_farm_msg_free(r);
+	snprintf(yaml, sizeof(yaml), "SELECT count(*) FROM artifacts WHERE kind = 'binary' AND "
+		 "sha256 = '%s' AND size = %zu", want, sizeof(elf));
+	assert_int_equal(db_count(yaml), 1);
+	retire(w);
+	sock_close(c);
+	assert_serves();
+}
+
 static void test_invalid_matrix(void **state)
 {
 	size_t big = (1u << 20) + 1024;
@@ -961,6 +1048,7 @@ int main(void)
 		cmocka_unit_test(test_hand_back),
 		cmocka_unit_test(test_lost_assignment),
 		cmocka_unit_test(test_unplaceable),
+		cmocka_unit_test(test_scheduler_assignment),
 		cmocka_unit_test(test_serves),
 	};
 

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <ftw.h>
+#include <libgen.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -389,7 +390,7 @@ struct asg {
 	Ktstr__Assignment a;
 	Ktstr__EntryRef ref;
 	Ktstr__KernelRef k;
-	Ktstr__ArtifactRef img, cfg, sc;
+	Ktstr__ArtifactRef img, cfg, sc, bin;
 	Ktstr__SchedulerRef sched;
 	Ktstr__CheckOverrides checks;
 };
@@ -407,6 +408,7 @@ static void asg_init(struct asg *x, uint64_t id, const char *topo, const char *i
 	ktstr__artifact_ref__init(&x->img);
 	ktstr__artifact_ref__init(&x->cfg);
 	ktstr__artifact_ref__init(&x->sc);
+	ktstr__artifact_ref__init(&x->bin);
 	ktstr__scheduler_ref__init(&x->sched);
 	ktstr__check_overrides__init(&x->checks);
 	x->ref.entry_id = id;
@@ -440,7 +442,7 @@ static void expect_verdict(const struct kt_fw_capacity *cap, const Ktstr__Assign
 
 static void admission(void **state)
 {
-	struct kt_fw_capacity cap = {8, 2, 4096, 1024, false};
+	struct kt_fw_capacity cap = {8, 2, 4096, 1024, false, false};
 	struct kt_fw_need need;
 	struct asg x;
 	char why[KT_ERR_MAX];
@@ -516,17 +518,142 @@ static void admission(void **state)
 	x.a.duration_ms = 86400001;
 	expect_verdict(&cap, &x.a, KT_FW_ERROR, "duration_ms");
 	x.a.has_duration_ms = 0;
-	/* schedulers: the kernel's own runs, sched_ext ones are skipped */
+	/* schedulers: the kernel's own runs; any other needs a binary, but
+	 * the built-in scx-ktstr, which a worker without it skips */
 	x.a.scheduler = &x.sched;
 	x.sched.name = "eevdf";
 	expect_verdict(&cap, &x.a, KT_FW_RUN, NULL);
 	x.sched.name = "scx_rusty";
-	expect_verdict(&cap, &x.a, KT_FW_SKIP,
-		       "scheduler scx_rusty: sched_ext schedulers are not supported by this "
-		       "worker yet");
+	expect_verdict(&cap, &x.a, KT_FW_ERROR,
+		       "scheduler scx_rusty: no binary (only scx-ktstr is built in)");
+	x.sched.binary = &x.bin;
+	x.bin.sha256 = "xyz";
+	expect_verdict(&cap, &x.a, KT_FW_ERROR, "scheduler binary: 'xyz' is not a sha256");
+	x.bin.sha256 = (char *)ZSHA;
+	expect_verdict(&cap, &x.a, KT_FW_RUN, NULL);
+	x.sched.name = "../rusty";
+	expect_verdict(&cap, &x.a, KT_FW_ERROR, "scheduler '../rusty': ");
+	x.sched.name = "scx_rusty";
+	{
+		char *bad_kv[] = { "kernel.x=1", "novalue" }, *bad_arg[] = { "a b" },
+		     *ok_kv[] = { "net.ipv4.ip_local_port_range=32768 60999" };
+
+		x.a.sysctls = bad_kv;
+		x.a.n_sysctls = 2;
+		char *bad_key[] = { "../../etc/passwd=x" }, *sp_arg[] = { "--name=a b" };
+
+		expect_verdict(&cap, &x.a, KT_FW_ERROR, "sysctls[1] 'novalue': expected KEY=VALUE");
+		x.a.sysctls = bad_key;
+		x.a.n_sysctls = 1;
+		expect_verdict(&cap, &x.a, KT_FW_ERROR, "sysctls[0] '../../etc/passwd=x'");
+		x.sched.args = sp_arg; /* argv elements may hold blanks */
+		x.sched.n_args = 1;
+		x.a.n_sysctls = 0;
+		expect_verdict(&cap, &x.a, KT_FW_RUN, NULL);
+		x.sched.n_args = 0;
+		x.a.sysctls = ok_kv;
+		x.a.n_sysctls = 1;
+		expect_verdict(&cap, &x.a, KT_FW_RUN, NULL);
+		x.a.kernel_args = bad_arg;
+		x.a.n_kernel_args = 1;
+		expect_verdict(&cap, &x.a, KT_FW_ERROR, "kernel_args[0] 'a b': expected");
+		x.a.n_kernel_args = 0;
+		x.a.n_sysctls = 0;
+	}
+	x.sched.binary = NULL;
+	x.sched.name = "scx-ktstr";
+	expect_verdict(&cap, &x.a, KT_FW_SKIP, "scheduler scx-ktstr: this worker was built "
+		       "without it");
 	/* a skip needs no budget */
 	x.a.topology = "1n1l8c1t";
 	expect_verdict(&cap, &x.a, KT_FW_SKIP, NULL);
+	cap.has_scx_ktstr = true;
+	expect_verdict(&cap, &x.a, KT_FW_HANDBACK, "over budget");
+	x.a.topology = "1n1l2c1t";
+	expect_verdict(&cap, &x.a, KT_FW_RUN, NULL);
+}
+
+/* The scheduler of an assignment as kt_entry_run takes it: eevdf is none;
+ * scx-ktstr is the worker's own; a binary is the fetched artifact, copied
+ * executable under the scheduler's name, once. */
+static void sched_of(void **state)
+{
+	static const char elf[] = "\177ELF fake scheduler";
+	char cache[PATH_MAX + 16], art[PATH_MAX + 100], sha[65], want[PATH_MAX + 200], *back;
+	char *args[] = { "--stall-after=1", "-v" }, *kv[] = { "kernel.x=1" }, *ka[] = { "nokaslr" };
+	struct kt_fw_sched fs;
+	struct kt_err e = { "" };
+	struct stat stb;
+	struct asg x;
+	size_t n;
+
+	(void)state;
+	asg_init(&x, 1, "1n1l2c1t", ZSHA, ZSHA);
+	assert_int_equal(kt_fw_sched_of(tmp, "/opt/scx-ktstr", &x.a, &fs, &e), 0);
+	assert_false(fs.on); /* no scheduler: the kernel's own */
+	kt_fw_sched_free(&fs);
+	x.a.scheduler = &x.sched;
+	x.sched.name = "eevdf";
+	assert_int_equal(kt_fw_sched_of(tmp, "/opt/scx-ktstr", &x.a, &fs, &e), 0);
+	assert_false(fs.on);
+	kt_fw_sched_free(&fs);
+	/* The built-in one, with everything the assignment says. */
+	x.sched.name = "scx-ktstr";
+	x.sched.args = args;
+	x.sched.n_args = 2;
+	x.a.has_expect_err = x.a.expect_err = 1;
+	x.a.sysctls = kv;
+	x.a.n_sysctls = 1;
+	x.a.kernel_args = ka;
+	x.a.n_kernel_args = 1;
+	assert_int_equal(kt_fw_sched_of(tmp, "/opt/scx-ktstr", &x.a, &fs, &e), 0);
+	assert_true(fs.on);
+	assert_string_equal(fs.es.name, "scx-ktstr");
+	assert_string_equal(fs.es.binary, "/opt/scx-ktstr");
+	assert_string_equal(fs.es.args[0], "--stall-after=1");
+	assert_string_equal(fs.es.args[1], "-v");
+	assert_null(fs.es.args[2]);
+	assert_true(fs.es.expect_err);
+	assert_string_equal(fs.es.sysctls[0], "kernel.x=1");
+	assert_null(fs.es.sysctls[1]);
+	assert_string_equal(fs.es.kernel_args[0], "nokaslr");
+	assert_null(fs.es.kernel_args[1]);
+	kt_fw_sched_free(&fs);
+	assert_int_equal(kt_fw_sched_of(tmp, NULL, &x.a, &fs, &e), -1);
+	assert_non_null(strstr(e.msg, "scheduler scx-ktstr: no built-in binary"));
+	kt_fw_sched_free(&fs);
+	/* A binary: missing from the cache, then fetched. */
+	snprintf(cache, sizeof(cache), "%s/schedcache", tmp);
+	sha_hex(elf, sizeof(elf), sha);
+	x.sched.name = "scx_mine";
+	x.sched.binary = &x.bin;
+	x.bin.sha256 = sha;
+	x.sched.n_args = 0;
+	x.a.expect_err = 0;
+	assert_int_equal(kt_fw_sched_of(cache, NULL, &x.a, &fs, &e), -1);
+	assert_non_null(strstr(e.msg, "scheduler binary scx_mine"));
+	kt_fw_sched_free(&fs);
+	kt_artifact_path(cache, sha, art, sizeof(art));
+	assert_int_equal(kt_mkdir_p(dirname(strcpy(want, art)), &e), 0);
+	write_bytes(art, elf, sizeof(elf));
+	assert_int_equal(kt_fw_sched_of(cache, NULL, &x.a, &fs, &e), 0);
+	snprintf(want, sizeof(want), "%s/artifacts/bin/%s/scx_mine", cache, sha);
+	assert_string_equal(fs.es.binary, want);
+	assert_string_equal(fs.es.name, "scx_mine");
+	assert_null(fs.es.args);
+	assert_false(fs.es.expect_err);
+	assert_int_equal(stat(want, &stb), 0);
+	assert_int_equal(stb.st_mode & 0777, 0755);
+	assert_int_equal(kt_read_file(want, 1024, &back, &n, &e), 0);
+	assert_int_equal(n, sizeof(elf));
+	assert_memory_equal(back, elf, n);
+	free(back);
+	kt_fw_sched_free(&fs);
+	/* Made once: a second entry finds it (even with the artifact gone). */
+	unlink(art);
+	assert_int_equal(kt_fw_sched_of(cache, NULL, &x.a, &fs, &e), 0);
+	assert_string_equal(fs.es.binary, want);
+	kt_fw_sched_free(&fs);
 }
 
 static void check_overrides(void **state)
@@ -944,11 +1071,11 @@ static void loop_skip_resend_ack_drain(void **state)
 	fc_register(&c);
 	asg_init(&x, 1, "1n1l2c1t", ZSHA, ZSHA);
 	x.a.scheduler = &x.sched;
-	x.sched.name = "scx_rusty";
+	x.sched.name = "scx-ktstr";
 	fc_send(&c, &x.m);
 	o = expect_outcome(&c, 1, "skip", &m);
-	assert_string_equal(o->message, "scheduler scx_rusty: sched_ext schedulers are not "
-			    "supported by this worker yet");
+	assert_string_equal(o->message, "scheduler scx-ktstr: this worker was built without it "
+			    "(no scx-ktstr beside ktstr-worker)");
 	assert_string_equal(o->worker_id, "w1");
 	kt_farm_msg_free(m);
 	/* not acked: sent again, KT_FW_RESEND_BEATS heartbeats later */
@@ -972,7 +1099,8 @@ static void loop_fetch_and_run(void **state)
 				    "      - {name: cg_0, cpuset: {exact: [5]}}\n";
 	static const char broken[] = "name: [unclosed\n";
 	static const char config[] = "CONFIG_SCHED_CLASS_EXT=y\nCONFIG_DEBUG_INFO_BTF=y\n";
-	char ksha[65], csha[65], ssha[65], bsha[65], msha[65], path[PATH_MAX + 80];
+	static const char sched_bin[] = "\177ELF a scheduler";
+	char ksha[65], csha[65], ssha[65], bsha[65], msha[65], xsha[65], path[PATH_MAX + 160];
 	Ktstr__EntryOutcome *o;
 	Ktstr__FarmMsg *m;
 	struct kt_kernel k;
@@ -987,6 +1115,7 @@ static void loop_fetch_and_run(void **state)
 	sha_hex(nofit, strlen(nofit), ssha);
 	sha_hex(broken, strlen(broken), bsha);
 	sha_hex("the real one", 12, msha);
+	sha_hex(sched_bin, sizeof(sched_bin), xsha);
 	fc_start(&c, 4);
 	fc_blob(&c, ksha, img, IMG_LEN);
 	fc_blob(&c, csha, config, strlen(config));
@@ -1029,6 +1158,22 @@ static void loop_fetch_and_run(void **state)
 	kt_farm_msg_free(m);
 	assert_int_equal(c.requests, 4);
 
+	/* a scheduler binary is fetched with the rest and installed under the
+	 * scheduler's name before the entry runs */
+	fc_blob(&c, xsha, sched_bin, sizeof(sched_bin));
+	asg_init(&x, 6, "1n1l2c1t", ksha, ssha);
+	x.a.scheduler = &x.sched;
+	x.sched.name = "scx_mine";
+	x.sched.binary = &x.bin;
+	x.bin.sha256 = xsha;
+	fc_send(&c, &x.m);
+	o = expect_outcome(&c, 6, "error", &m);
+	assert_non_null(strstr(o->message, "cg_0"));
+	kt_farm_msg_free(m);
+	assert_int_equal(c.requests, 5);
+	snprintf(path, sizeof(path), "%s/artifacts/bin/%s/scx_mine", c.cache, xsha);
+	assert_int_equal(access(path, X_OK), 0);
+
 	/* bytes that do not hash to what was asked for */
 	fc_blob(&c, msha, "an imposter", 11);
 	asg_init(&x, 4, "1n1l2c1t", ksha, msha);
@@ -1046,7 +1191,7 @@ static void loop_fetch_and_run(void **state)
 	assert_non_null(strstr(o->message, "the coordinator says: unknown artifact"));
 	kt_farm_msg_free(m);
 
-	for (uint64_t id = 2; id <= 5; id++)
+	for (uint64_t id = 2; id <= 6; id++)
 		fc_ref_msg(&c, KTSTR__FARM_MSG__BODY_OUTCOME_ACK, id);
 	kt_fw_stop(c.fw);
 	fc_finish(&c, 0);
@@ -1064,7 +1209,7 @@ static void loop_restart_and_lost(void **state)
 	fc_register(&c);
 	asg_init(&x, 6, "1n1l2c1t", ZSHA, ZSHA);
 	x.a.scheduler = &x.sched;
-	x.sched.name = "scx_lavd";
+	x.sched.name = "scx-ktstr";
 	fc_send(&c, &x.m);
 	expect_outcome(&c, 6, "skip", &m);
 	kt_farm_msg_free(m);
@@ -1146,6 +1291,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(asm_rejects, setup_tmp, teardown_tmp),
 		cmocka_unit_test(admission),
 		cmocka_unit_test(check_overrides),
+		cmocka_unit_test(sched_of),
 		cmocka_unit_test(child_outcomes),
 		cmocka_unit_test_setup_teardown(hello_contents, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(loop_skip_resend_ack_drain, setup_tmp, teardown_tmp),

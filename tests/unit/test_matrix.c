@@ -345,6 +345,71 @@ static void test_binary_and_skip(void **state)
 	kt_matrix_free(m);
 }
 
+/* sysctls and kernel_args: per scheduler, carried into each of its
+ * entries as "key=value" and words; eevdf may take them too. */
+static void test_sysctls_kernel_args(void **state)
+{
+	struct kt_matrix *m = parse_ok(
+		"name: t\nkernels: [debian:sid]\ntopologies: [1n1l2c1t]\n"
+		"schedulers:\n"
+		"  - {name: eevdf}\n"
+		"  - name: scx-ktstr\n"
+		"    sysctls: {kernel.sched_rt_runtime_us: 950000, kernel/sched_autogroup_enabled: 0}\n"
+		"    kernel_args: [sched_ext.slice_bypass_us=1000, nokaslr]\n"
+		"    flags: {slow: [--slow]}\n"
+		"tests: [{scenario: steady}]\n");
+	const struct kt_entry_def *e;
+	struct kt_entry_def *d;
+	size_t n;
+
+	(void)state;
+	d = expand_ok(m, NULL, &n);
+	assert_int_equal(n, 3);
+	e = find(d, n, "steady/1n1l2c1t/scx-ktstr:slow/debian:sid");
+	assert_int_equal(e->sysctls.n, 2);
+	assert_string_equal(e->sysctls.v[0], "kernel.sched_rt_runtime_us=950000");
+	assert_string_equal(e->sysctls.v[1], "kernel/sched_autogroup_enabled=0");
+	assert_int_equal(e->kernel_args.n, 2);
+	assert_string_equal(e->kernel_args.v[0], "sched_ext.slice_bypass_us=1000");
+	assert_string_equal(e->kernel_args.v[1], "nokaslr");
+	assert_null(e->binary); /* the built-in one */
+	assert_true(find(d, n, "steady/1n1l2c1t/scx-ktstr:default/debian:sid")->sysctls.n == 2);
+	e = find(d, n, "steady/1n1l2c1t/eevdf:default/debian:sid");
+	assert_int_equal(e->sysctls.n, 0);
+	assert_null(e->sysctls.v);
+	assert_int_equal(e->kernel_args.n, 0);
+	kt_entry_defs_free(d, n);
+	kt_matrix_free(m);
+
+	parse_err(HEAD "schedulers: [{name: eevdf, kernel_args: [nosmt]}]\n"
+		  "tests: [{scenario: steady}]\n",
+		  "m.yaml:4: schedulers[0].kernel_args: eevdf is the kernel's own scheduler");
+	parse_err(HEAD "schedulers: [{name: scx-ktstr, sysctls: [a]}]\ntests: [{scenario: steady}]\n",
+		  "m.yaml:4: schedulers[0].sysctls: expected a mapping of sysctls");
+	parse_err(HEAD "schedulers: [{name: scx-ktstr, sysctls: {../x: 1}}]\n"
+		  "tests: [{scenario: steady}]\n",
+		  "m.yaml:4: schedulers[0].sysctls: '../x' is not a sysctl name");
+	parse_err(HEAD "schedulers: [{name: scx-ktstr, sysctls: {/etc/x: 1}}]\n"
+		  "tests: [{scenario: steady}]\n",
+		  "m.yaml:4: schedulers[0].sysctls: '/etc/x' is not a sysctl name");
+	parse_err(HEAD "schedulers: [{name: scx-ktstr, sysctls: {a.b: 1, a.b: 2}}]\n"
+		  "tests: [{scenario: steady}]\n",
+		  "m.yaml:4: ");
+	parse_err(HEAD "schedulers: [{name: scx-ktstr, sysctls: {a.b: ~}}]\n"
+		  "tests: [{scenario: steady}]\n",
+		  "m.yaml:4: schedulers[0].sysctls.a.b: expected a sysctl value");
+	parse_err(HEAD "schedulers: [{name: scx-ktstr, kernel_args: [\"a b\"]}]\n"
+		  "tests: [{scenario: steady}]\n",
+		  "m.yaml:4: schedulers[0].kernel_args[0]: the quoted string 'a b': must be "
+		  "printable text without spaces");
+	parse_err(HEAD "schedulers: [{name: scx-ktstr, kernel_args: ['a=\"b']}]\n"
+		  "tests: [{scenario: steady}]\n",
+		  "m.yaml:4: schedulers[0].kernel_args[0]: ");
+	parse_err(HEAD "schedulers: [{name: scx-ktstr, kernel_args: nosmt}]\n"
+		  "tests: [{scenario: steady}]\n",
+		  "m.yaml:4: schedulers[0].kernel_args: expected a list of kernel arguments");
+}
+
 static void expand_err(const struct kt_matrix *m, const struct kt_matrix_kernel_info *ki,
 		       const char *want)
 {
@@ -862,6 +927,7 @@ int main(void)
 		cmocka_unit_test(test_profile_errors),
 		cmocka_unit_test(test_scheduler_errors),
 		cmocka_unit_test(test_binary_and_skip),
+		cmocka_unit_test(test_sysctls_kernel_args),
 		cmocka_unit_test(test_labels),
 		cmocka_unit_test(test_constraints),
 		cmocka_unit_test(test_test_fields),

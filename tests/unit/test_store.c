@@ -98,6 +98,10 @@ static void test_signature(void **state)
 	assert_true(kt_signature("fail", "watchdog", 1026, "runnable task stall", "isolation", b,
 				 sizeof(b)));
 	assert_string_equal(b, "fail/kind=watchdog/scx=1026:runnable task stall/check=isolation");
+	assert_true(kt_signature("fail", NULL, 0, "verifier", NULL, b, sizeof(b)));
+	assert_string_equal(b, "fail/scx=verifier");
+	assert_true(kt_signature("fail", NULL, 0, "", NULL, b, sizeof(b)));
+	assert_string_equal(b, "fail");
 	assert_true(kt_signature("error", "scenario_error", 0, NULL, NULL, small, sizeof(small)));
 	assert_string_equal(small, "error/k");
 	assert_true(kt_status_valid("error"));
@@ -118,7 +122,7 @@ static void test_open_empty(void **state)
 	assert_int_equal(q_int(s, "PRAGMA foreign_keys"), 1);
 	assert_int_equal(q_int(s, "SELECT count(*) FROM pragma_table_info('results')"
 			       " WHERE name IN ('signature', 'failed_check', 'scx_reason')"), 3);
-	assert_int_equal(q_int(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 10);
+	assert_int_equal(q_int(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 13);
 	kt_store_close(s);
 	/* Reopening an up-to-date database changes nothing. */
 	s = open_rw(path);
@@ -162,7 +166,7 @@ static void test_migrate_v1(void **state)
 	fx_tmp_db(path, sizeof(path));
 	make_v1(path);
 	s = open_rw(path);
-	assert_int_equal(q_int(s, "PRAGMA user_version"), 2);
+	assert_int_equal(q_int(s, "PRAGMA user_version"), KT_SCHEMA_VERSION);
 	assert_string_equal(q_text(s, "SELECT signature FROM results WHERE entry_id = 1", buf,
 				   sizeof(buf)), "fail/check=not_starved.gap");
 	assert_string_equal(q_text(s, "SELECT failed_check FROM results WHERE entry_id = 1", buf,
@@ -179,6 +183,62 @@ static void test_migrate_v1(void **state)
 				   sizeof(buf)), "no contact");
 	assert_int_equal(q_int(s, "SELECT count(*) FROM results WHERE signature IS NOT NULL"), 2);
 	assert_int_equal(q_int(s, "PRAGMA foreign_key_check"), -1); /* no violations */
+	kt_store_close(s);
+	fx_rm_db(path);
+}
+
+/* A database as v2 left it: v1 plus the v2 columns, one result with a
+ * sched_ext exit kind set, one without. The v2 DDL is replayed by hand
+ * here, as v2 wrote it, so that the test does not depend on schema.c. */
+static void make_v2(const char *path)
+{
+	make_v1(path);
+	raw_exec(path,
+		 "ALTER TABLE results ADD COLUMN signature TEXT;"
+		 "ALTER TABLE results ADD COLUMN failed_check TEXT;"
+		 "ALTER TABLE results ADD COLUMN scenario_kind TEXT;"
+		 "ALTER TABLE results ADD COLUMN scx_exit_kind INTEGER;"
+		 "ALTER TABLE results ADD COLUMN scx_reason TEXT;"
+		 "CREATE INDEX results_signature ON results(signature)"
+		 " WHERE signature IS NOT NULL;"
+		 "CREATE INDEX entries_finished ON entries(run_id, finish_seq)"
+		 " WHERE finish_seq IS NOT NULL;"
+		 "UPDATE entries SET scheduler = 'scx-ktstr' WHERE id = 1;"
+		 "UPDATE results SET signature = 'fail/scx=1026:runnable task stall',"
+		 " scx_exit_kind = 1026, scx_reason = 'runnable task stall' WHERE entry_id = 1;"
+		 "UPDATE results SET signature = 'infra' WHERE entry_id = 3;"
+		 "PRAGMA user_version = 2;");
+}
+
+static void test_migrate_v2(void **state)
+{
+	char path[256], buf[128];
+	struct kt_store *s;
+
+	(void)state;
+	fx_tmp_db(path, sizeof(path));
+	make_v2(path);
+	s = open_rw(path);
+	assert_int_equal(q_int(s, "PRAGMA user_version"), 3);
+	/* The new tables are there; v2's exit kind became a scheduler row. */
+	assert_int_equal(q_int(s, "SELECT count(*) FROM dumps"), 0);
+	assert_int_equal(q_int(s, "SELECT count(*) FROM snapshots"), 0);
+	assert_int_equal(q_int(s, "SELECT count(*) FROM schedulers"), 1);
+	assert_string_equal(q_text(s, "SELECT name || ' ' || exit_kind || ' ' || reason || ' ' ||"
+				   " enabled FROM schedulers WHERE entry_id = 1 AND attempt = 1",
+				   buf, sizeof(buf)), "scx-ktstr 1026 runnable task stall 1");
+	/* Nothing v2 held changed. */
+	assert_string_equal(q_text(s, "SELECT signature FROM results WHERE entry_id = 1", buf,
+				   sizeof(buf)), "fail/scx=1026:runnable task stall");
+	assert_string_equal(q_text(s, "SELECT signature FROM results WHERE entry_id = 3", buf,
+				   sizeof(buf)), "infra");
+	assert_int_equal(q_int(s, "SELECT count(*) FROM results"), 3);
+	assert_int_equal(q_int(s, "SELECT count(*) FROM checks"), 4);
+	assert_int_equal(q_int(s, "PRAGMA foreign_key_check"), -1);
+	kt_store_close(s);
+	/* Opened again: nothing to do, nothing doubled. */
+	s = open_rw(path);
+	assert_int_equal(q_int(s, "SELECT count(*) FROM schedulers"), 1);
 	kt_store_close(s);
 	fx_rm_db(path);
 }
@@ -326,6 +386,111 @@ static void test_outcome_kind(void **state)
 	assert_string_equal(q_text(s, "SELECT signature || ' ' || scenario_kind FROM results",
 				   buf, sizeof(buf)), "fail/kind=watchdog watchdog");
 	kt_store_close(s);
+	fx_rm_db(path);
+}
+
+/* A scheduler failure: its state, the dump, the kernel dump and log tail
+ * and the snapshots are stored; the signature is exit kind + reason, the
+ * same for two entries that failed alike, and a crash without an exit
+ * kind is named by how it failed. A pass under expect_err keeps the state
+ * and the dump but has no signature. */
+static void test_outcome_scheduler(void **state)
+{
+	static const char *const tests[] = { "t_a", "t_b", "t_c", "t_d" };
+	struct kt_err err = { "" };
+	struct kt_store *s;
+	struct ofx f;
+	char path[256], buf[512];
+	uint64_t id[4];
+
+	(void)state;
+	fx_tmp_db(path, sizeof(path));
+	s = open_rw(path);
+	add_run(s, tests, 4, id);
+	for (int i = 0; i < 2; i++) {
+		ofx_init(&f, id[i], 1, "fail", NULL);
+		ofx_sched(&f, KTSTR__SCHEDULER_STATE__FAILURE__STALL, 1026, "runnable task stall",
+			  FX_DUMP_JSON);
+		assert_int_equal(kt_store_outcome(s, &f.o, NOW + (uint64_t)i, &err), 1);
+	}
+	assert_int_equal(q_int(s, "SELECT count(DISTINCT signature) FROM results"), 1);
+	assert_string_equal(q_text(s, "SELECT signature || '|' || scx_exit_kind || '|' || scx_reason"
+				   " FROM results LIMIT 1", buf, sizeof(buf)),
+			    "fail/scx=1026:runnable task stall|1026|runnable task stall");
+	assert_string_equal(q_text(s, "SELECT name || '|' || enabled || '|' || exited || '|' ||"
+				   " failure || '|' || exit_kind || '|' || reason || '|' || message ||"
+				   " '|' || exit_status || '|' || exited_after_ms FROM schedulers"
+				   " ORDER BY entry_id LIMIT 1", buf, sizeof(buf)),
+			    "scx-ktstr|1|1|stall|1026|runnable task stall|scx_ktstr[120] failed to "
+			    "run for 3.100s|2|3100");
+	assert_int_equal(q_int(s, "SELECT count(*) FROM dumps WHERE dump_json IS NOT NULL AND"
+			       " kernel_dump LIKE 'sched_ext: BPF scheduler%' AND"
+			       " klog_tail LIKE '%runnable task stall%' AND note IS NULL"), 2);
+	assert_int_equal(q_int(s, "SELECT json_extract(dump_json, '$.maps[0].entries[0].value"
+			       ".members[0].value.value') FROM dumps LIMIT 1"), 1);
+	assert_string_equal(q_text(s, "SELECT group_concat(name || ':' || coalesce(error, 'ok') ||"
+				   " ':' || at_ms || ':' || (json IS NOT NULL), ',') FROM"
+				   " (SELECT * FROM snapshots WHERE entry_id = (SELECT min(entry_id)"
+				   " FROM snapshots) ORDER BY idx)", buf, sizeof(buf)),
+			    "mid:ok:900:1,late:scheduler gone:1900:0");
+	/* A crash: no exit kind from the kernel, the failure names it. */
+	ofx_init(&f, id[2], 1, "fail", NULL);
+	ofx_sched(&f, KTSTR__SCHEDULER_STATE__FAILURE__CRASH, 0, NULL, NULL);
+	f.o.n_checks = 1;
+	assert_int_equal(kt_store_outcome(s, &f.o, NOW, &err), 1);
+	snprintf(buf, sizeof(buf), "SELECT signature FROM results WHERE entry_id = %llu",
+		 (unsigned long long)id[2]);
+	assert_string_equal(q_text(s, buf, buf, sizeof(buf)), "fail/scx=crash");
+	assert_int_equal(q_int(s, "SELECT count(*) FROM schedulers WHERE failure = 'crash'"
+			       " AND exit_kind IS NULL"), 1);
+	/* expect_err: a pass with the dump kept. */
+	ofx_init(&f, id[3], 1, "pass", NULL);
+	ofx_sched(&f, KTSTR__SCHEDULER_STATE__FAILURE__STALL, 1026, "runnable task stall",
+		  FX_DUMP_JSON);
+	assert_int_equal(kt_store_outcome(s, &f.o, NOW, &err), 1);
+	snprintf(buf, sizeof(buf), "SELECT count(*) FROM results r JOIN dumps d USING"
+		 " (entry_id, attempt) WHERE r.entry_id = %llu AND r.signature IS NULL",
+		 (unsigned long long)id[3]);
+	assert_int_equal(q_int(s, buf), 1);
+	/* Resent: nothing doubles. */
+	assert_int_equal(kt_store_outcome(s, &f.o, NOW, &err), 0);
+	assert_int_equal(q_int(s, "SELECT count(*) FROM snapshots"), 8);
+	assert_int_equal(q_int(s, "PRAGMA foreign_key_check"), -1);
+	kt_store_close(s);
+	fx_rm_db(path);
+}
+
+/* A dump over the bound is not stored cut: a note says why. */
+static void test_outcome_dump_bound(void **state)
+{
+	static const char *const tests[] = { "t_a" };
+	struct kt_err err = { "" };
+	size_t big = KT_STORE_MAX_DUMP + 10;
+	char *json = malloc(big + 1), path[256], buf[256];
+	struct kt_store *s;
+	struct ofx f;
+	uint64_t id;
+
+	(void)state;
+	assert_non_null(json);
+	memset(json, ' ', big);
+	json[0] = '{';
+	json[big - 1] = '}';
+	json[big] = 0;
+	fx_tmp_db(path, sizeof(path));
+	s = open_rw(path);
+	add_run(s, tests, 1, &id);
+	ofx_init(&f, id, 1, "fail", NULL);
+	ofx_sched(&f, KTSTR__SCHEDULER_STATE__FAILURE__STALL, 1026, "runnable task stall", json);
+	f.snap[0].json = json;
+	assert_int_equal(kt_store_outcome(s, &f.o, NOW, &err), 1);
+	assert_int_equal(q_int(s, "SELECT count(*) FROM dumps WHERE dump_json IS NULL"), 1);
+	assert_non_null(strstr(q_text(s, "SELECT note FROM dumps", buf, sizeof(buf)),
+			       "over the 4194304-byte bound"));
+	assert_non_null(strstr(q_text(s, "SELECT error FROM snapshots WHERE name = 'mid'", buf,
+				      sizeof(buf)), "over the 4194304-byte bound"));
+	kt_store_close(s);
+	free(json);
 	fx_rm_db(path);
 }
 
@@ -647,11 +812,14 @@ int main(void)
 		cmocka_unit_test(test_signature),
 		cmocka_unit_test(test_open_empty),
 		cmocka_unit_test(test_migrate_v1),
+		cmocka_unit_test(test_migrate_v2),
 		cmocka_unit_test(test_refuse_newer),
 		cmocka_unit_test(test_refuse_foreign),
 		cmocka_unit_test(test_readonly),
 		cmocka_unit_test(test_outcome_idempotent),
 		cmocka_unit_test(test_outcome_kind),
+		cmocka_unit_test(test_outcome_scheduler),
+		cmocka_unit_test(test_outcome_dump_bound),
 		cmocka_unit_test(test_outcome_bounds),
 		cmocka_unit_test(test_batch_rollback),
 		cmocka_unit_test(test_entry_validation),
