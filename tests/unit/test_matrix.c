@@ -898,14 +898,17 @@ static void test_example_files(void **state)
 	size_t n;
 
 	(void)state;
-	/* steady, mixed-load, pipe-pairs on 2 topologies, cpuset-disjoint on
-	 * 1; eevdf only; 2 kernels. */
+	/* steady under eevdf and scx-ktstr, mixed-load and pipe-pairs under
+	 * eevdf, on 2 topologies; cpuset-disjoint on 1; the stall test under
+	 * scx-ktstr on 2; 2 kernels. */
 	assert_int_equal(kt_matrix_n_kernels(m), 2);
-	assert_int_equal(kt_matrix_n_entries(m), 14);
+	assert_int_equal(kt_matrix_n_entries(m), 22);
 	d = expand_ok(m, NULL, &n);
 	find(d, n, "cpuset-disjoint/1n2l1c1t/eevdf:default/debian:bookworm");
+	find(d, n, "steady/1n1l2c1t/scx-ktstr:default/debian:sid");
+	assert_true(find(d, n, "scx-stall/1n2l1c1t/scx-ktstr:default/debian:sid")->expect_err);
 	for (size_t i = 0; i < n; i++)
-		assert_int_equal(d[i].duration_ms, 2000);
+		assert_int_equal(d[i].duration_ms, strncmp(d[i].name, "scx-stall/", 10) ? 2000 : 3000);
 	kt_entry_defs_free(d, n);
 	kt_matrix_free(m);
 
