@@ -174,9 +174,10 @@ struct kt_fw_payloads {
  * (a coordinator that did not send it: the entry is `error`), or NULL. */
 const char *kt_fw_payload_missing(const Ktstr__Assignment *a, const struct kt_scenario *sc);
 
-/* Fill P from assignment A: every fetched payload in CACHE copied once as
- * an executable with its path's basename (<cache>/artifacts/bin/<sha256>/
- * <basename>: the guest runs /bin/<basename>). -1 when a copy fails. */
+/* Fill P from assignment A (P->map points into A: valid for as long as A):
+ * every fetched payload in CACHE copied once as an executable with its
+ * path's basename (<cache>/artifacts/bin/<sha256>/<basename>: the guest
+ * runs /bin/<basename>). -1 when a copy fails. */
 int kt_fw_payloads_of(const char *cache, const Ktstr__Assignment *a, struct kt_fw_payloads *p,
 		      struct kt_err *err);
 
