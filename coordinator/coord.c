@@ -926,6 +926,62 @@ static int put_binaries(struct kt_coord *c, const struct kt_matrix *mx,
 	return 0;
 }
 
+/* The payload binaries of one scenario, as its entries' Assignment.payloads. */
+struct payrefs {
+	Ktstr__ArtifactRef ref[KT_SPEC_MAX_PAYLOADS];
+	Ktstr__ArtifactRef *p[KT_SPEC_MAX_PAYLOADS];
+	char sha[KT_SPEC_MAX_PAYLOADS][65];
+	size_t n;
+};
+
+/* Every payload binary that scenario NAME (TEXT, LEN bytes) runs was sent
+ * as a file named by its host path: each becomes a "binary" artifact the
+ * workers fetch by sha256, referred to in PR under that path. */
+static int put_payloads(struct kt_coord *c, const Ktstr__SubmitRequest *rq, const char *file,
+			const char *name, const char *text, size_t len, struct payrefs *pr,
+			struct kt_err *err)
+{
+	struct kt_scenario *s;
+	const char *const *b;
+	int rc = -1;
+
+	pr->n = 0;
+	if (kt_scenario_parse(text, len, name, &s, err))
+		return -1;
+	for (b = kt_scenario_payload_bins(s); *b && pr->n < KT_SPEC_MAX_PAYLOADS; b++) {
+		const Ktstr__NamedFile *nf = NULL;
+		Ktstr__ArtifactRef *r = &pr->ref[pr->n];
+
+		for (size_t k = 0; k < rq->n_files; k++)
+			if (strcmp(rq->files[k]->name, *b) == 0)
+				nf = rq->files[k];
+		if (!nf) {
+			kt_errf(err, "%s: scenario '%s' runs payload '%s', which was not sent with "
+				"the matrix", file, name, *b);
+			goto out;
+		}
+		if (nf->data.len < 4 || memcmp(nf->data.data, "\177ELF", 4) != 0) {
+			kt_errf(err, "%s: scenario '%s': payload '%s' is not an ELF file", file, name,
+				*b);
+			goto out;
+		}
+		if (put_text_artifact(c, "binary", nf->name, (const char *)nf->data.data,
+				      nf->data.len, pr->sha[pr->n], err))
+			goto out;
+		ktstr__artifact_ref__init(r);
+		r->sha256 = pr->sha[pr->n];
+		r->has_size = 1;
+		r->size = nf->data.len;
+		r->name = nf->name; /* as written: the worker maps it to its copy */
+		r->kind = "binary";
+		pr->p[pr->n++] = r;
+	}
+	rc = 0;
+out:
+	kt_scenario_free(s);
+	return rc;
+}
+
 static int resolve_kernels(struct kt_coord *c, const struct kt_matrix *mx, struct submit_ctx *sx,
 			   struct kt_err *err)
 {
@@ -968,7 +1024,8 @@ static int resolve_kernels(struct kt_coord *c, const struct kt_matrix *mx, struc
 /* The Assignment template of entry D: everything but the attempt. */
 static int pack_template(const struct kt_matrix *mx, const struct kt_entry_def *d,
 			 const struct submit_ctx *sx, const char *scenario_sha,
-			 size_t scenario_len, uint64_t run_id, uint8_t **out, size_t *out_len)
+			 size_t scenario_len, const struct payrefs *pr, uint64_t run_id,
+			 uint8_t **out, size_t *out_len)
 {
 	const struct kt_kernel *k = &sx->kernels[d->kernel_idx];
 	Ktstr__Assignment a = KTSTR__ASSIGNMENT__INIT;
@@ -1034,6 +1091,8 @@ static int pack_template(const struct kt_matrix *mx, const struct kt_entry_def *
 	a.n_sysctls = d->sysctls.n;
 	a.kernel_args = d->kernel_args.v;
 	a.n_kernel_args = d->kernel_args.n;
+	a.payloads = (Ktstr__ArtifactRef **)pr->p;
+	a.n_payloads = pr->n;
 	a.has_vcpus = 1;
 	a.vcpus = d->vcpus;
 	a.has_memory_mb = 1;
@@ -1062,7 +1121,8 @@ static int submit(struct kt_coord *c, const Ktstr__SubmitRequest *rq, uint64_t *
 	struct kt_entry_def *defs = NULL;
 	struct submit_ctx sx = {0};
 	struct crun run = {0};
-	const struct kt_entry_def *stored = NULL; /* whose scenario is in SHA, LEN */
+	const struct kt_entry_def *stored = NULL; /* whose scenario is in SHA, LEN, PR */
+	struct payrefs pr = {0};
 	char sha[65];
 	size_t n = 0, first = c->n_entries, len = 0;
 	uint64_t now = wall_ms();
@@ -1099,7 +1159,8 @@ static int submit(struct kt_coord *c, const Ktstr__SubmitRequest *rq, uint64_t *
 				kt_errf(err, "%s: scenario '%s' not found", d->name, d->scenario);
 				goto undo;
 			}
-			if (put_text_artifact(c, "scenario", d->scenario, text, len, sha, err))
+			if (put_text_artifact(c, "scenario", d->scenario, text, len, sha, err) ||
+			    put_payloads(c, rq, file, d->scenario, text, len, &pr, err))
 				goto undo;
 			stored = d;
 		}
@@ -1113,7 +1174,7 @@ static int submit(struct kt_coord *c, const Ktstr__SubmitRequest *rq, uint64_t *
 		e->need_accel = d->need_accel ? kt_xstrdup(d->need_accel) : NULL;
 		for (size_t t = 0; t < d->tags.n; t++)
 			kt_strv_add(&e->tags, d->tags.v[t]);
-		pack_template(mx, d, &sx, sha, len, run.id, &e->tmpl, &e->tmpl_len);
+		pack_template(mx, d, &sx, sha, len, &pr, run.id, &e->tmpl, &e->tmpl_len);
 		se.run_id = run.id;
 		se.seq = e->seq;
 		se.name = d->name;

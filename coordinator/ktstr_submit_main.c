@@ -11,6 +11,8 @@
 #include <zmq.h>
 #include "farm_msg.h"
 #include "matrix.h"
+#include "scenario.h"
+#include "strv.h"
 #include "util.h"
 
 #define SUBMIT_TIMEOUT_MS 600000 /* the coordinator may download kernels first */
@@ -99,8 +101,8 @@ static int request(struct client *cl, Ktstr__FarmMsg *m, int timeout_ms, Ktstr__
 	}
 }
 
-/* What one submission may carry in scheduler binaries: the farm's message
- * limit less room for the matrix and scenario files. */
+/* What one submission may carry in scheduler and payload binaries: the
+ * farm's message limit less room for the matrix and scenario files. */
 #define MAX_BINARIES_BYTES (KT_FARM_MAX_MSG - (2u << 20))
 
 /* File NAME as written in the matrix at PATH (relative = to DIR) into NF. */
@@ -121,14 +123,37 @@ static int read_named(const char *dir, const char *name, size_t max, Ktstr__Name
 	return 0;
 }
 
-/* The matrix, every scenario file and every scheduler binary it names,
- * relative to its directory. */
+/* The payload binaries of scenario file NF into PAY (OWNER: which
+ * scenario runs each), each once and none that is already sent as
+ * something else (SENT). */
+static int file_payloads(const Ktstr__NamedFile *nf, const struct kt_strv *sent,
+			 struct kt_strv *pay, struct kt_strv *owner, struct kt_err *err)
+{
+	struct kt_scenario *sc;
+
+	if (kt_scenario_parse((const char *)nf->data.data, nf->data.len, nf->name, &sc, err))
+		return -1;
+	for (const char *const *b = kt_scenario_payload_bins(sc); *b; b++)
+		if (!kt_strv_has(sent, *b) && !kt_strv_has(pay, *b)) {
+			kt_strv_add(pay, *b);
+			kt_strv_addf(owner, "scenario '%s'", nf->name);
+		}
+	kt_scenario_free(sc);
+	return 0;
+}
+
+/* The matrix, every scenario file and scheduler binary it names (relative
+ * to its directory), and every payload binary those scenarios and its
+ * catalog scenarios run (absolute host paths, as the scenarios write
+ * them). */
 static int build_submit(const char *path, Ktstr__SubmitRequest *rq, Ktstr__NamedFile ***files,
 			struct kt_err *err)
 {
 	char *yaml, dir[PATH_MAX], copy[PATH_MAX];
-	size_t len, nsc, nbin, bin_bytes = 0;
+	size_t len, nsc, bin_bytes = 0;
 	struct kt_matrix *mx;
+	struct kt_strv names, pay, owner;
+	int rc = -1;
 
 	if (kt_read_file(path, KT_MATRIX_MAX_BYTES, &yaml, &len, err))
 		return -1;
@@ -141,31 +166,56 @@ static int build_submit(const char *path, Ktstr__SubmitRequest *rq, Ktstr__Named
 	snprintf(dir, sizeof(dir), "%s", dirname(copy));
 	rq->matrix_yaml = yaml;
 	rq->filename = (char *)path;
+	kt_strv_init(&names);
+	kt_strv_init(&pay);
+	kt_strv_init(&owner);
 	nsc = kt_matrix_n_files(mx);
-	nbin = kt_matrix_n_binaries(mx);
-	*files = kt_xcalloc(nsc + nbin + 1, sizeof(**files));
+	for (size_t i = 0; i < nsc; i++)
+		kt_strv_add(&names, kt_matrix_file(mx, i));
+	for (size_t i = 0; i < kt_matrix_n_binaries(mx); i++)
+		if (!kt_strv_has(&names, kt_matrix_binary(mx, i)))
+			kt_strv_add(&names, kt_matrix_binary(mx, i));
+	for (size_t i = 0; i < kt_matrix_n_payloads(mx); i++)
+		if (!kt_strv_has(&names, kt_matrix_payload(mx, i))) {
+			kt_strv_add(&pay, kt_matrix_payload(mx, i));
+			kt_strv_add(&owner, "a catalog scenario");
+		}
+	/* Room for every payload a scenario may run. */
+	*files = kt_xcalloc(names.n + pay.n + nsc * KT_SPEC_MAX_PAYLOADS + 1, sizeof(**files));
 	rq->files = *files;
-	for (size_t i = 0; i < nsc + nbin; i++) {
-		const char *name = i < nsc ? kt_matrix_file(mx, i) : kt_matrix_binary(mx, i - nsc);
+	for (size_t i = 0; i < names.n + pay.n; i++) {
+		bool scn = i < nsc;
+		const char *name = i < names.n ? names.v[i] : pay.v[i - names.n];
 		Ktstr__NamedFile *nf = kt_xcalloc(1, sizeof(*nf));
 
 		ktstr__named_file__init(nf);
 		(*files)[i] = nf;
 		rq->n_files = i + 1;
-		if (read_named(dir, name, i < nsc ? 1u << 20 : MAX_BINARIES_BYTES, nf, err)) {
-			kt_matrix_free(mx);
-			return kt_err_prefix(err, "%s of %s", i < nsc ? "scenario file" :
-					     "scheduler binary", path);
+		if (read_named(dir, name, scn ? 1u << 20 : MAX_BINARIES_BYTES, nf, err)) {
+			if (i < names.n)
+				kt_err_prefix(err, "%s of %s", scn ? "scenario file" :
+					      "scheduler binary", path);
+			else
+				kt_err_prefix(err, "%s: payload binary of %s", path,
+					      owner.v[i - names.n]);
+			goto out;
 		}
-		if (i >= nsc && (bin_bytes += nf->data.len) > MAX_BINARIES_BYTES) {
-			kt_matrix_free(mx);
-			return kt_errf(err, "%s: the scheduler binaries come to more than %u bytes, "
-				       "more than one submission carries", path,
-				       MAX_BINARIES_BYTES);
+		/* A scenario file's payloads follow the catalog's in PAY. */
+		if (scn && file_payloads(nf, &names, &pay, &owner, err))
+			goto out;
+		if (!scn && (bin_bytes += nf->data.len) > MAX_BINARIES_BYTES) {
+			kt_errf(err, "%s: the scheduler and payload binaries come to more than %u "
+				"bytes, more than one submission carries", path, MAX_BINARIES_BYTES);
+			goto out;
 		}
 	}
+	rc = 0;
+out:
+	kt_strv_free(&names);
+	kt_strv_free(&pay);
+	kt_strv_free(&owner);
 	kt_matrix_free(mx);
-	return 0;
+	return rc;
 }
 
 static void free_submit(Ktstr__SubmitRequest *rq, Ktstr__NamedFile **files)

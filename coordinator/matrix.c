@@ -88,6 +88,7 @@ struct kt_matrix {
 	struct test *tests;
 	size_t n_tests;
 	struct kt_strv files, binaries;
+	struct kt_strv payloads; /* of the catalog scenarios */
 	size_t n_entries;
 };
 
@@ -795,6 +796,8 @@ static int test_scenario(struct kt_yx *c, const yaml_node_t *v, const char *path
 		return 0;
 	}
 	rc = check_scenario(m, t, s, &e);
+	for (const char *const *b = kt_scenario_payload_bins(s); !rc && *b; b++)
+		add_once(&m->payloads, *b);
 	kt_scenario_free(s);
 	return rc ? kt_yx_err(c, v, path, "%s", e.msg) : 0;
 }
@@ -1048,6 +1051,7 @@ void kt_matrix_free(struct kt_matrix *m)
 	kt_strv_free(&m->kernels);
 	kt_strv_free(&m->files);
 	kt_strv_free(&m->binaries);
+	kt_strv_free(&m->payloads);
 	free(m->file);
 	free(m);
 }
@@ -1112,6 +1116,16 @@ size_t kt_matrix_n_binaries(const struct kt_matrix *m)
 const char *kt_matrix_binary(const struct kt_matrix *m, size_t i)
 {
 	return i < m->binaries.n ? m->binaries.v[i] : NULL;
+}
+
+size_t kt_matrix_n_payloads(const struct kt_matrix *m)
+{
+	return m->payloads.n;
+}
+
+const char *kt_matrix_payload(const struct kt_matrix *m, size_t i)
+{
+	return i < m->payloads.n ? m->payloads.v[i] : NULL;
 }
 
 size_t kt_matrix_n_entries(const struct kt_matrix *m)

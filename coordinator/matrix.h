@@ -117,6 +117,12 @@ const char *kt_matrix_file(const struct kt_matrix *m, size_t i);
 size_t kt_matrix_n_binaries(const struct kt_matrix *m);
 const char *kt_matrix_binary(const struct kt_matrix *m, size_t i);
 
+/* The payload binaries (run_payload paths) of the catalog scenarios the
+ * tests name, each once: ktstr-submit sends them as it sends a scenario
+ * file's (kt_scenario_payload_bins of the file's text). */
+size_t kt_matrix_n_payloads(const struct kt_matrix *m);
+const char *kt_matrix_payload(const struct kt_matrix *m, size_t i);
+
 /* The number of entries kt_matrix_expand makes (known once parsed). */
 size_t kt_matrix_n_entries(const struct kt_matrix *m);
 

@@ -729,6 +729,15 @@ static int kernel_args_join(const char *const *args, char **out, struct kt_err *
 	return 0;
 }
 
+/* Where payload PATH (as its scenario names it) is on this host. */
+static const char *payload_local(const struct kt_entry_req *req, const char *path)
+{
+	for (const struct kt_entry_payload *p = req->payloads; p && p->scenario_path; p++)
+		if (!strcmp(p->scenario_path, path))
+			return p->local_path;
+	return path;
+}
+
 int kt_entry_run(const struct kt_entry_req *req, struct kt_entry_result *r, struct kt_err *err)
 {
 	char base[4096], initrd[4096];
@@ -779,16 +788,20 @@ int kt_entry_run(const struct kt_entry_req *req, struct kt_entry_result *r, stru
 		free(append);
 		return kt_errf(err, "entry: the packed entry spec does not unpack");
 	}
-	for (const char *const *b = kt_scenario_payload_bins(req->scenario); *b; b++)
-		if (access(*b, X_OK)) {
-			set_status(r, KT_ERROR, "payload binary %s: %s", *b, strerror(errno));
+	for (const char *const *b = kt_scenario_payload_bins(req->scenario); *b; b++) {
+		const char *l = payload_local(req, *b);
+
+		if (access(l, X_OK)) {
+			set_status(r, KT_ERROR, "payload binary %s%s%s: %s", *b,
+				   l == *b ? "" : ", here ", l == *b ? "" : l, strerror(errno));
 			goto out;
 		}
+	}
 	/* The binaries the guest needs beside the agent: payloads, then the
 	 * scheduler. */
 	kt_strv_init(&extra);
 	for (const char *const *b = kt_scenario_payload_bins(req->scenario); *b; b++)
-		kt_strv_add(&extra, *b);
+		kt_strv_add(&extra, payload_local(req, *b));
 	if (req->sched)
 		kt_strv_add(&extra, req->sched->binary);
 	if (kt_initramfs_base(req->cache_dir, req->agent, (const char *const *)extra.v, base,

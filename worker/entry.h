@@ -48,6 +48,14 @@ struct kt_entry_sched {
 	const char *const *kernel_args; /* appended to the guest command line */
 };
 
+/* A payload binary kept somewhere other than the host path its scenario
+ * names (a farm worker's fetched copy). LOCAL_PATH's basename must be
+ * SCENARIO_PATH's: the guest runs it as /bin/<basename>. */
+struct kt_entry_payload {
+	const char *scenario_path;      /* as written in run_payload */
+	const char *local_path;
+};
+
 struct kt_entry_req {
 	const char *cache_dir;
 	const char *agent;               /* ktstr-guest binary */
@@ -61,6 +69,9 @@ struct kt_entry_req {
 	const char *console_path;        /* may be NULL */
 	const struct kt_checks_cfg *checks; /* NULL = the scenario's own */
 	const struct kt_entry_sched *sched; /* NULL = the kernel's own scheduler */
+	/* Payload binaries found elsewhere, ended by a NULL scenario_path;
+	 * NULL = every payload at the path the scenario names. */
+	const struct kt_entry_payload *payloads;
 };
 
 #define KT_ENTRY_MAX_LOGS 64

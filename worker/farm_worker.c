@@ -289,6 +289,41 @@ static bool sched_bad(const Ktstr__Assignment *a, char *why, size_t len)
 	return false;
 }
 
+/* The basename of payload path P, NULL when P is not an absolute path of
+ * a file that can be /bin/<basename> in the guest. */
+static const char *payload_base(const char *p)
+{
+	const char *b;
+
+	if (!p || p[0] != '/' || strlen(p) > KT_SPEC_MAX_PATH_LEN || !kt_printable(p))
+		return NULL;
+	b = strrchr(p, '/') + 1;
+	return *b && strcmp(b, ".") && strcmp(b, "..") ? b : NULL;
+}
+
+/* Payload binaries: at most a scenario's number, each a sha256 named by
+ * the absolute host path its scenario gives. */
+static bool payloads_bad(const Ktstr__Assignment *a, char *why, size_t len)
+{
+	char t[80];
+
+	if (a->n_payloads > KT_SPEC_MAX_PAYLOADS) {
+		snprintf(why, len, "payloads: %zu, more than %d", a->n_payloads,
+			 KT_SPEC_MAX_PAYLOADS);
+		return true;
+	}
+	for (size_t i = 0; i < a->n_payloads; i++) {
+		if (ref_bad(a->payloads[i], "payload binary", KT_FW_BINARY_MAX, why, len))
+			return true;
+		if (!payload_base(a->payloads[i]->name)) {
+			snprintf(why, len, "payloads[%zu] '%s': expected the absolute path of a file",
+				 i, clean(a->payloads[i]->name, t, sizeof(t)));
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Malformed: what no worker could run. Fills NEED otherwise. */
 static bool malformed(const Ktstr__Assignment *a, struct kt_fw_need *need, char *why, size_t len)
 {
@@ -330,7 +365,7 @@ static bool malformed(const Ktstr__Assignment *a, struct kt_fw_need *need, char 
 		snprintf(why, len, "%s", e.msg);
 		return true;
 	}
-	return sched_bad(a, why, len);
+	return sched_bad(a, why, len) || payloads_bad(a, why, len);
 }
 
 enum kt_fw_verdict kt_fw_admit(const struct kt_fw_capacity *cap, const Ktstr__Assignment *a,
@@ -668,10 +703,14 @@ static bool slot_needs(const struct slot *s, const char *sha)
 
 	const Ktstr__SchedulerRef *r = s->a->scheduler;
 
-	return s->state == SLOT_FETCHING &&
-	       (!strcmp(k->image->sha256, sha) || (k->config && !strcmp(k->config->sha256, sha)) ||
-		!strcmp(s->a->scenario->sha256, sha) ||
-		(r && r->binary && !strcmp(r->binary->sha256, sha)));
+	if (s->state != SLOT_FETCHING)
+		return false;
+	for (size_t i = 0; i < s->a->n_payloads; i++)
+		if (!strcmp(s->a->payloads[i]->sha256, sha))
+			return true;
+	return !strcmp(k->image->sha256, sha) || (k->config && !strcmp(k->config->sha256, sha)) ||
+	       !strcmp(s->a->scenario->sha256, sha) ||
+	       (r && r->binary && !strcmp(r->binary->sha256, sha));
 }
 
 static struct fetch *fetch_find(struct kt_fw *fw, const char *sha)
@@ -801,16 +840,25 @@ static int prepare(struct kt_fw *fw, struct slot *s, struct kt_err *err)
 			wait = true;
 		}
 	}
+	for (size_t i = 0; i < s->a->n_payloads; i++) {
+		kt_artifact_path(fw->cache, s->a->payloads[i]->sha256, sc, sizeof(sc));
+		if (access(sc, F_OK)) {
+			if (fetch_start(fw, s->a->payloads[i], "payload", KT_FW_BINARY_MAX, err))
+				return -1;
+			wait = true;
+		}
+	}
 	return wait ? 0 : 1;
 }
 
 /* ---- the entry child ---- */
 
-/* The fetched scheduler binary SHA as an executable file called NAME (the
- * guest runs it as /bin/NAME): <cache>/artifacts/bin/<sha>/<name>, made
- * once, atomically (two entries may race to make it). Its path into PATH. */
-static int install_binary(const char *cache, const char *sha, const char *name, char *path,
-			  size_t len, struct kt_err *err)
+/* The fetched binary SHA (WHAT: "scheduler binary", "payload binary") as
+ * an executable file called NAME (the guest runs it as /bin/NAME):
+ * <cache>/artifacts/bin/<sha>/<name>, made once, atomically (two entries
+ * may race to make it). Its path into PATH. */
+static int install_binary(const char *cache, const char *what, const char *sha,
+			  const char *name, char *path, size_t len, struct kt_err *err)
 {
 	char src[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX + 32], *data = NULL;
 	size_t n;
@@ -823,12 +871,12 @@ static int install_binary(const char *cache, const char *sha, const char *name, 
 		return 0;
 	kt_artifact_path(cache, sha, src, sizeof(src));
 	if (kt_mkdir_p(dir, err) || kt_read_file(src, KT_FW_BINARY_MAX, &data, &n, err))
-		return kt_err_prefix(err, "scheduler binary %s", name);
+		return kt_err_prefix(err, "%s %s", what, name);
 	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
 	if (kt_write_file(tmp, data, n, err))
 		goto out;
 	if (chmod(tmp, 0755) || rename(tmp, path)) {
-		kt_errf(err, "scheduler binary %s: %s: %s", name, tmp, strerror(errno));
+		kt_errf(err, "%s %s: %s: %s", what, name, tmp, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
@@ -858,7 +906,8 @@ int kt_fw_sched_of(const char *cache, const char *scx_ktstr, const Ktstr__Assign
 	s->es.sysctls = strv_of(&s->sysctls, a->sysctls, a->n_sysctls);
 	s->es.kernel_args = strv_of(&s->kernel_args, a->kernel_args, a->n_kernel_args);
 	if (r->binary) {
-		if (install_binary(cache, r->binary->sha256, r->name, s->bin, sizeof(s->bin), err))
+		if (install_binary(cache, "scheduler binary", r->binary->sha256, r->name, s->bin,
+				   sizeof(s->bin), err))
 			return -1;
 	} else {
 		if (!scx_ktstr || !*scx_ktstr)
@@ -879,6 +928,43 @@ void kt_fw_sched_free(struct kt_fw_sched *s)
 	kt_strv_free(&s->kernel_args);
 }
 
+const char *kt_fw_payload_missing(const Ktstr__Assignment *a, const struct kt_scenario *sc)
+{
+	for (const char *const *b = kt_scenario_payload_bins(sc); *b; b++) {
+		size_t i = 0;
+
+		while (i < a->n_payloads && strcmp(a->payloads[i]->name, *b))
+			i++;
+		if (i == a->n_payloads)
+			return *b;
+	}
+	return NULL;
+}
+
+int kt_fw_payloads_of(const char *cache, const Ktstr__Assignment *a, struct kt_fw_payloads *p,
+		      struct kt_err *err)
+{
+	memset(p, 0, sizeof(*p));
+	if (a->n_payloads > KT_SPEC_MAX_PAYLOADS)
+		return kt_errf(err, "payloads: %zu, more than %d", a->n_payloads,
+			       KT_SPEC_MAX_PAYLOADS);
+	for (size_t i = 0; i < a->n_payloads; i++) {
+		const Ktstr__ArtifactRef *r = a->payloads[i];
+		const char *base = payload_base(r->name);
+		char t[80];
+
+		if (!base || !kt_artifact_sha_ok(r->sha256))
+			return kt_errf(err, "payloads[%zu] '%s': not an absolute path and a sha256",
+				       i, clean(r->name, t, sizeof(t)));
+		if (install_binary(cache, "payload binary", r->sha256, base, p->local[i],
+				   sizeof(p->local[i]), err))
+			return -1;
+		p->map[i].scenario_path = r->name;
+		p->map[i].local_path = p->local[i];
+	}
+	return 0;
+}
+
 /* In the child: run the entry, pack its outcome into *BUF. */
 static void run_entry(const struct kt_fw *fw, const struct slot *s, uint8_t **buf, size_t *len)
 {
@@ -890,7 +976,9 @@ static void run_entry(const struct kt_fw *fw, const struct slot *s, uint8_t **bu
 	struct kt_scenario *sc = NULL;
 	struct kt_kernel k;
 	struct kt_fw_sched fs = {0};
+	struct kt_fw_payloads fp;
 	enum kt_status st = KT_INFRA;
+	const char *miss;
 	char path[PATH_MAX], label[96], *text = NULL;
 	size_t tlen;
 	struct kt_err e, e2;
@@ -910,7 +998,14 @@ static void run_entry(const struct kt_fw *fw, const struct slot *s, uint8_t **bu
 		kt_err_prefix(&e, "kernel");
 		goto status;
 	}
-	if (kt_fw_sched_of(fw->cache, fw->scx_ktstr, a, &fs, &e))
+	if ((miss = kt_fw_payload_missing(a, sc))) {
+		kt_errf(&e, "%s: payload binary %s did not come with the assignment", label,
+			miss);
+		st = KT_ERROR;
+		goto status;
+	}
+	if (kt_fw_sched_of(fw->cache, fw->scx_ktstr, a, &fs, &e) ||
+	    kt_fw_payloads_of(fw->cache, a, &fp, &e))
 		goto status;
 	checks = *kt_scenario_checks(sc);
 	kt_fw_apply_checks(a->checks, &checks);
@@ -926,6 +1021,7 @@ static void run_entry(const struct kt_fw *fw, const struct slot *s, uint8_t **bu
 	req.checks = &checks;
 	if (fs.on)
 		req.sched = &fs.es;
+	req.payloads = fp.map;
 	if (kt_entry_run(&req, &res, &e)) {
 		st = KT_ERROR;
 		goto status;

@@ -28,14 +28,17 @@
  *   it is malformed (`error`: also a scheduler other than eevdf and
  *   scx-ktstr without a binary) or names the built-in scx-ktstr on a worker
  *   built without it (`skip`); otherwise its kernel, kernel config,
- *   scenario and scheduler binary are fetched by sha256 when not cached
- *   (one chunk in flight per artifact), then the child starts. Progress
+ *   scenario, scheduler binary and payload binaries are fetched by sha256
+ *   when not cached (one chunk in flight per artifact), then the child
+ *   starts. Progress
  *   "fetching" / "running" is reported.
  * - the scheduler under test goes to kt_entry_run as a kt_entry_sched:
  *   scx-ktstr is the worker's own (opts.scx_ktstr), any other the fetched
  *   binary, copied executable to <cache>/artifacts/bin/<sha256>/<name> so
  *   that the guest runs it as /bin/<name>; with args, expect_err, sysctls
- *   and kernel args from the Assignment.
+ *   and kernel args from the Assignment. Payload binaries likewise, as
+ *   <cache>/artifacts/bin/<sha256>/<basename of the scenario's path>,
+ *   mapped for kt_entry_run (kt_entry_req.payloads).
  * - outcomes are kept (on disk, <cache>/outbox) until an OutcomeAck, and
  *   resent every KT_FW_RESEND_BEATS heartbeats and in every hello.
  * - CancelEntry: the entry's process group gets SIGTERM (QEMU exits, the
@@ -72,7 +75,7 @@
 #define KT_FW_KERNEL_MAX (512ull << 20)
 #define KT_FW_CONFIG_MAX (16ull << 20)
 #define KT_FW_MAX_ID 128
-#define KT_FW_BINARY_MAX (256ull << 20) /* a scheduler binary */
+#define KT_FW_BINARY_MAX (256ull << 20) /* a scheduler or payload binary */
 #define KT_FW_MAX_WORDS 64          /* sysctls, kernel args, scheduler args */
 #define KT_FW_EEVDF "eevdf"         /* the kernel's own scheduler */
 #define KT_FW_SCX_KTSTR "scx-ktstr" /* the built-in one, beside ktstr-worker */
@@ -158,6 +161,25 @@ struct kt_fw_sched {
 int kt_fw_sched_of(const char *cache, const char *scx_ktstr, const Ktstr__Assignment *a,
 		   struct kt_fw_sched *s, struct kt_err *err);
 void kt_fw_sched_free(struct kt_fw_sched *s);
+
+/* The payload binaries of an assignment (Assignment.payloads, each named
+ * by the host path its scenario gives in run_payload), for
+ * kt_entry_req.payloads: MAP is ended by a NULL scenario_path. */
+struct kt_fw_payloads {
+	struct kt_entry_payload map[KT_SPEC_MAX_PAYLOADS + 1];
+	char local[KT_SPEC_MAX_PAYLOADS][4096];
+};
+
+/* The first payload path of scenario SC that assignment A does not carry
+ * (a coordinator that did not send it: the entry is `error`), or NULL. */
+const char *kt_fw_payload_missing(const Ktstr__Assignment *a, const struct kt_scenario *sc);
+
+/* Fill P from assignment A (P->map points into A: valid for as long as A):
+ * every fetched payload in CACHE copied once as an executable with its
+ * path's basename (<cache>/artifacts/bin/<sha256>/<basename>: the guest
+ * runs /bin/<basename>). -1 when a copy fails. */
+int kt_fw_payloads_of(const char *cache, const Ktstr__Assignment *a, struct kt_fw_payloads *p,
+		      struct kt_err *err);
 
 /* Apply the assignment's check overrides O (may be NULL) to C. */
 void kt_fw_apply_checks(const Ktstr__CheckOverrides *o, struct kt_checks_cfg *c);

@@ -990,6 +990,117 @@ static void test_scheduler_assignment(void **state)
 	assert_serves();
 }
 
+/* SubmitRequest M (its reply checked): accepted, or refused with WANT. */
+static void submit_expect(void *c, Ktstr__FarmMsg *m, const char *want)
+{
+	Ktstr__FarmMsg *r;
+
+	send_msg(c, m);
+	r = recv_msg(c, REPLY_MS);
+	assert_non_null(r);
+	assert_int_equal(r->body_case, KTSTR__FARM_MSG__BODY_SUBMIT_REPLY);
+	if (!want && !r->submit_reply->ok)
+		fail_msg("submit refused: %s", r->submit_reply->error);
+	if (want && (r->submit_reply->ok || !strstr(r->submit_reply->error, want)))
+		fail_msg("submit %s, expected refused with '%s'",
+			 r->submit_reply->ok ? "accepted" : r->submit_reply->error, want);
+	kt_farm_msg_free(r);
+}
+
+/* Payload binaries: a scenario file's run_payload path travels as a file
+ * named by that path; the coordinator stores it as a binary artifact and
+ * every entry of that scenario carries it in Assignment.payloads (name =
+ * the path as written), an entry of a scenario without payloads none. A
+ * payload that was not sent, or is not ELF, is refused naming the
+ * scenario and the path. */
+static void test_payload_assignment(void **state)
+{
+	static const uint8_t elf[] = { 0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 'p', 'l' };
+	static const char scen[] =
+		"name: pay\n"
+		"steps:\n"
+		"  - ops:\n"
+		"      - {run_payload: {name: b, path: /opt/pay/bench, args: [-q],\n"
+		"                       metrics: [{path: ops, min: 1}]}}\n"
+		"      - {wait_payload: {name: b, timeout_ms: 1000}}\n"
+		"    cgroups: [{name: cg_0, workers: 2}]\n";
+	char kernel[192], yaml[1024], want[65], q[256];
+	Ktstr__FarmMsg m = KTSTR__FARM_MSG__INIT;
+	Ktstr__SubmitRequest sub = KTSTR__SUBMIT_REQUEST__INIT;
+	Ktstr__NamedFile sf = KTSTR__NAMED_FILE__INIT, pf = KTSTR__NAMED_FILE__INIT;
+	Ktstr__NamedFile *files[2] = { &sf, &pf };
+	struct kt_sha256 h;
+	uint8_t d[32];
+	bool seen_pay = false, seen_steady = false;
+	void *c = dealer(co.cep, NULL), *w;
+
+	(void)state;
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz-fake", co.dir);
+	if (access(kernel, F_OK))
+		write_fake_kernel(kernel);
+	snprintf(yaml, sizeof(yaml),
+		 "name: payloads\nkernels: [%s]\ntopologies: [1n1l2c1t]\n"
+		 "tests:\n  - {scenario: sc/pay.yaml, duration: 1s}\n"
+		 "  - {scenario: steady, duration: 1s}\n", kernel);
+	sf.name = "sc/pay.yaml";
+	sf.data.data = (uint8_t *)scen;
+	sf.data.len = strlen(scen);
+	pf.name = "/opt/pay/bench";
+	pf.data.data = (uint8_t *)"#!/bin/sh\n";
+	pf.data.len = 10;
+	sub.matrix_yaml = yaml;
+	sub.filename = "p.yaml";
+	sub.files = files;
+	sub.n_files = 1;
+	m.body_case = KTSTR__FARM_MSG__BODY_SUBMIT;
+	m.submit = &sub;
+	submit_expect(c, &m, "p.yaml: scenario 'sc/pay.yaml' runs payload '/opt/pay/bench', "
+		      "which was not sent with the matrix");
+	sub.n_files = 2;
+	submit_expect(c, &m, "p.yaml: scenario 'sc/pay.yaml': payload '/opt/pay/bench' is not an "
+		      "ELF file");
+	assert_int_equal(db_count("SELECT count(*) FROM runs WHERE name = 'payloads'"), 0);
+	pf.data.data = (uint8_t *)elf;
+	pf.data.len = sizeof(elf);
+	submit_expect(c, &m, NULL);
+	kt_sha256_init(&h);
+	kt_sha256_update(&h, elf, sizeof(elf));
+	kt_sha256_final(&h, d);
+	kt_sha256_hex(d, want);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM artifacts WHERE kind = 'binary' AND "
+		 "sha256 = '%s' AND size = %zu AND name = '/opt/pay/bench'", want, sizeof(elf));
+	assert_int_equal(db_count(q), 1);
+	/* One 2-vCPU worker: the two entries one after the other. */
+	w = fake_worker("fake-p", 2);
+	for (int i = 0; i < 2; i++) {
+		Ktstr__FarmMsg *r = recv_not_hb(w);
+		const Ktstr__Assignment *a;
+
+		assert_non_null(r);
+		assert_int_equal(r->body_case, KTSTR__FARM_MSG__BODY_ASSIGN);
+		a = r->assign;
+		if (!strcmp(a->scenario->name, "sc/pay.yaml")) {
+			assert_int_equal(a->n_payloads, 1);
+			assert_string_equal(a->payloads[0]->name, "/opt/pay/bench");
+			assert_string_equal(a->payloads[0]->sha256, want);
+			assert_true(a->payloads[0]->has_size);
+			assert_int_equal(a->payloads[0]->size, sizeof(elf));
+			assert_string_equal(a->payloads[0]->kind, "binary");
+			seen_pay = true;
+		} else {
+			assert_string_equal(a->scenario->name, "steady");
+			assert_int_equal(a->n_payloads, 0);
+			seen_steady = true;
+		}
+		report(w, a->ref->entry_id, a->ref->attempt, "pass");
+		kt_farm_msg_free(r);
+	}
+	assert_true(seen_pay && seen_steady);
+	retire(w);
+	sock_close(c);
+	assert_serves();
+}
+
 static void test_invalid_matrix(void **state)
 {
 	size_t big = (1u << 20) + 1024;
@@ -1049,6 +1160,7 @@ int main(void)
 		cmocka_unit_test(test_lost_assignment),
 		cmocka_unit_test(test_unplaceable),
 		cmocka_unit_test(test_scheduler_assignment),
+		cmocka_unit_test(test_payload_assignment),
 		cmocka_unit_test(test_serves),
 	};
 

@@ -656,6 +656,101 @@ static void sched_of(void **state)
 	kt_fw_sched_free(&fs);
 }
 
+/* Payload binaries of an assignment: refs checked at admission (a sha256
+ * named by an absolute path, at most a scenario's number); a scenario
+ * payload the assignment lacks is named; each fetched one is installed
+ * executable under its path's basename and mapped from that path for
+ * kt_entry_run. */
+static void payloads_of(void **state)
+{
+	static const char elf[] = "\177ELF fake payload";
+	static const char scen[] =
+		"name: pay\n"
+		"steps:\n"
+		"  - ops:\n"
+		"      - {run_payload: {name: b, path: /opt/pay/bench}}\n"
+		"      - {run_payload: {name: e, path: /usr/bin/echo, args: ['{}']}}\n"
+		"    cgroups: [{name: cg_0}]\n";
+	struct kt_fw_capacity cap = {8, 0, 4096, 0, false, true};
+	char cache[PATH_MAX + 16], art[PATH_MAX + 100], sha[65], want[PATH_MAX + 200], *back;
+	Ktstr__ArtifactRef pr[KT_SPEC_MAX_PAYLOADS + 1], *pp[KT_SPEC_MAX_PAYLOADS + 1];
+	struct kt_fw_payloads fp;
+	struct kt_scenario *sc;
+	struct kt_err e = { "" };
+	struct stat stb;
+	struct asg x;
+	size_t n;
+
+	(void)state;
+	sha_hex(elf, sizeof(elf), sha);
+	for (size_t i = 0; i <= KT_SPEC_MAX_PAYLOADS; i++) {
+		ktstr__artifact_ref__init(&pr[i]);
+		pr[i].sha256 = sha;
+		pr[i].name = "/opt/pay/bench";
+		pp[i] = &pr[i];
+	}
+	asg_init(&x, 1, "1n1l2c1t", ZSHA, ZSHA);
+	x.a.payloads = pp;
+	x.a.n_payloads = 1;
+	expect_verdict(&cap, &x.a, KT_FW_RUN, NULL);
+	pr[0].sha256 = "nope";
+	expect_verdict(&cap, &x.a, KT_FW_ERROR, "payload binary: 'nope' is not a sha256");
+	pr[0].sha256 = sha;
+	pr[0].has_size = 1;
+	pr[0].size = KT_FW_BINARY_MAX + 1;
+	expect_verdict(&cap, &x.a, KT_FW_ERROR, "payload binary:");
+	pr[0].has_size = 0;
+	pr[0].name = "bench";
+	expect_verdict(&cap, &x.a, KT_FW_ERROR, "payloads[0] 'bench': expected the absolute path");
+	pr[0].name = "/opt/pay/..";
+	expect_verdict(&cap, &x.a, KT_FW_ERROR, "payloads[0] '/opt/pay/..'");
+	pr[0].name = NULL;
+	expect_verdict(&cap, &x.a, KT_FW_ERROR, "payloads[0] ''");
+	pr[0].name = "/opt/pay/bench";
+	x.a.n_payloads = KT_SPEC_MAX_PAYLOADS + 1;
+	expect_verdict(&cap, &x.a, KT_FW_ERROR, "payloads: 17, more than 16");
+	x.a.n_payloads = 1;
+
+	/* The scenario runs two payloads; the assignment carries one. */
+	assert_int_equal(kt_scenario_parse(scen, strlen(scen), "pay.yaml", &sc, &e), 0);
+	assert_string_equal(kt_fw_payload_missing(&x.a, sc), "/usr/bin/echo");
+	pr[1].name = "/usr/bin/echo";
+	x.a.n_payloads = 2;
+	assert_null(kt_fw_payload_missing(&x.a, sc));
+	x.a.n_payloads = 0;
+	assert_string_equal(kt_fw_payload_missing(&x.a, sc), "/opt/pay/bench");
+	kt_scenario_free(sc);
+
+	/* Installed from the fetched artifact: missing first, then there. */
+	snprintf(cache, sizeof(cache), "%s/paycache", tmp);
+	x.a.n_payloads = 2;
+	assert_int_equal(kt_fw_payloads_of(cache, &x.a, &fp, &e), -1);
+	assert_non_null(strstr(e.msg, "payload binary bench"));
+	kt_artifact_path(cache, sha, art, sizeof(art));
+	assert_int_equal(kt_mkdir_p(dirname(strcpy(want, art)), &e), 0);
+	write_bytes(art, elf, sizeof(elf));
+	assert_int_equal(kt_fw_payloads_of(cache, &x.a, &fp, &e), 0);
+	assert_string_equal(fp.map[0].scenario_path, "/opt/pay/bench");
+	snprintf(want, sizeof(want), "%s/artifacts/bin/%s/bench", cache, sha);
+	assert_string_equal(fp.map[0].local_path, want);
+	assert_int_equal(stat(want, &stb), 0);
+	assert_int_equal(stb.st_mode & 0777, 0755);
+	assert_int_equal(kt_read_file(want, 1024, &back, &n, &e), 0);
+	assert_int_equal(n, sizeof(elf));
+	assert_memory_equal(back, elf, n);
+	free(back);
+	/* The same bytes under another path: its own basename. */
+	assert_string_equal(fp.map[1].scenario_path, "/usr/bin/echo");
+	snprintf(want, sizeof(want), "%s/artifacts/bin/%s/echo", cache, sha);
+	assert_string_equal(fp.map[1].local_path, want);
+	assert_int_equal(access(want, X_OK), 0);
+	assert_null(fp.map[2].scenario_path);
+	/* None: an empty map, kt_entry_run takes the scenario's paths. */
+	x.a.n_payloads = 0;
+	assert_int_equal(kt_fw_payloads_of(cache, &x.a, &fp, &e), 0);
+	assert_null(fp.map[0].scenario_path);
+}
+
 static void check_overrides(void **state)
 {
 	Ktstr__CheckOverrides o = KTSTR__CHECK_OVERRIDES__INIT;
@@ -1100,7 +1195,12 @@ static void loop_fetch_and_run(void **state)
 	static const char broken[] = "name: [unclosed\n";
 	static const char config[] = "CONFIG_SCHED_CLASS_EXT=y\nCONFIG_DEBUG_INFO_BTF=y\n";
 	static const char sched_bin[] = "\177ELF a scheduler";
+	static const char pay_bin[] = "\177ELF a payload";
+	static const char paysc[] = "name: paysc\nsteps:\n  - ops:\n"
+				    "      - {run_payload: {name: b, path: /opt/pay/bench}}\n";
 	char ksha[65], csha[65], ssha[65], bsha[65], msha[65], xsha[65], path[PATH_MAX + 160];
+	char psha[65], qsha[65];
+	Ktstr__ArtifactRef pref, *prefs[1] = { &pref };
 	Ktstr__EntryOutcome *o;
 	Ktstr__FarmMsg *m;
 	struct kt_kernel k;
@@ -1116,6 +1216,8 @@ static void loop_fetch_and_run(void **state)
 	sha_hex(broken, strlen(broken), bsha);
 	sha_hex("the real one", 12, msha);
 	sha_hex(sched_bin, sizeof(sched_bin), xsha);
+	sha_hex(pay_bin, sizeof(pay_bin), psha);
+	sha_hex(paysc, strlen(paysc), qsha);
 	fc_start(&c, 4);
 	fc_blob(&c, ksha, img, IMG_LEN);
 	fc_blob(&c, csha, config, strlen(config));
@@ -1174,6 +1276,31 @@ static void loop_fetch_and_run(void **state)
 	snprintf(path, sizeof(path), "%s/artifacts/bin/%s/scx_mine", c.cache, xsha);
 	assert_int_equal(access(path, X_OK), 0);
 
+	/* so is a payload binary, under its path's basename; a scenario
+	 * payload the assignment does not carry makes the entry an error */
+	fc_blob(&c, psha, pay_bin, sizeof(pay_bin));
+	fc_blob(&c, qsha, paysc, strlen(paysc));
+	asg_init(&x, 7, "1n1l2c1t", ksha, ssha);
+	ktstr__artifact_ref__init(&pref);
+	pref.sha256 = psha;
+	pref.name = "/opt/pay/bench";
+	x.a.payloads = prefs;
+	x.a.n_payloads = 1;
+	fc_send(&c, &x.m);
+	o = expect_outcome(&c, 7, "error", &m);
+	assert_non_null(strstr(o->message, "cg_0"));
+	kt_farm_msg_free(m);
+	assert_int_equal(c.requests, 6);
+	snprintf(path, sizeof(path), "%s/artifacts/bin/%s/bench", c.cache, psha);
+	assert_int_equal(access(path, X_OK), 0);
+	asg_init(&x, 8, "1n1l2c1t", ksha, qsha);
+	fc_send(&c, &x.m);
+	o = expect_outcome(&c, 8, "error", &m);
+	assert_non_null(strstr(o->message, "payload binary /opt/pay/bench did not come with the "
+				 "assignment"));
+	kt_farm_msg_free(m);
+	assert_int_equal(c.requests, 7);
+
 	/* bytes that do not hash to what was asked for */
 	fc_blob(&c, msha, "an imposter", 11);
 	asg_init(&x, 4, "1n1l2c1t", ksha, msha);
@@ -1191,7 +1318,7 @@ static void loop_fetch_and_run(void **state)
 	assert_non_null(strstr(o->message, "the coordinator says: unknown artifact"));
 	kt_farm_msg_free(m);
 
-	for (uint64_t id = 2; id <= 6; id++)
+	for (uint64_t id = 2; id <= 8; id++)
 		fc_ref_msg(&c, KTSTR__FARM_MSG__BODY_OUTCOME_ACK, id);
 	kt_fw_stop(c.fw);
 	fc_finish(&c, 0);
@@ -1292,6 +1419,7 @@ int main(void)
 		cmocka_unit_test(admission),
 		cmocka_unit_test(check_overrides),
 		cmocka_unit_test(sched_of),
+		cmocka_unit_test(payloads_of),
 		cmocka_unit_test(child_outcomes),
 		cmocka_unit_test_setup_teardown(hello_contents, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(loop_skip_resend_ack_drain, setup_tmp, teardown_tmp),

@@ -719,6 +719,10 @@ static void test_files(void **state)
 	assert_string_equal(kt_matrix_file(m, 0), "scen/two-halves.yaml");
 	assert_string_equal(kt_matrix_file(m, 1), "./x.yml");
 	assert_null(kt_matrix_file(m, 2));
+	/* Payloads come from the catalog scenarios only (steady runs none);
+	 * a file's are in its text, which the matrix has not seen. */
+	assert_int_equal(kt_matrix_n_payloads(m), 0);
+	assert_null(kt_matrix_payload(m, 0));
 	d = expand_ok(m, NULL, &n);
 	assert_int_equal(n, 7);
 	assert_string_equal(d[0].name, "two-halves/1n1l2c1t/eevdf:default/k");
