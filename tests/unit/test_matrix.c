@@ -533,7 +533,7 @@ static void test_test_errors(void **state)
 	parse_err(HEAD "tests: [{scenario: steady, typo: 1}]\n",
 		  "m.yaml:4: tests[0].typo: unknown key (expected scenario, name, duration, workers, "
 		  "memory_mb, constraints, expect_err, sched_args, checks, tags, accel, "
-		  "schedulers)");
+		  "schedulers, gauntlet, budget)");
 	parse_err(HEAD "tests: [{scenario: steady, expect_err: true}]\n",
 		  "m.yaml:4: tests[0].expect_err: expect_err needs a sched_ext scheduler, and the "
 		  "test also runs with eevdf: limit it with schedulers:");
@@ -636,13 +636,14 @@ static void test_top_level_errors(void **state)
 	parse_err("name: t\ntopologies: [1n1l1c1t]\ntests: [{scenario: steady}]\n",
 		  "m.yaml:1: kernels: missing (required)");
 	parse_err("name: t\nkernels: [k]\ntests: [{scenario: steady}]\n",
-		  "m.yaml:1: topologies: missing (required)");
+		  "m.yaml:3: tests[0].constraints: test 'steady' runs on the matrix's topologies, "
+		  "and it names none: add topologies: or give the test gauntlet: true");
 	parse_err("name: t\nkernels: [k]\ntopologies: [1n1l1c1t]\n", "m.yaml:1: tests: missing");
 	parse_err(HEAD "tests: [{scenario: steady}]\nname: u\n",
 		  "m.yaml:5: name: duplicate key (first at line 1)");
 	parse_err(HEAD "tests: [{scenario: steady}]\nkernel: [x]\n",
 		  "m.yaml:5: kernel: unknown key (expected name, priority, kernels, schedulers, "
-		  "topologies, tests)");
+		  "topologies, tests, budget)");
 #define TAIL "tests: [{scenario: steady}]\n"
 	parse_err(HEAD "priority: 1001\n" TAIL,
 		  "m.yaml:4: priority: '1001' is out of range (0..1000)");
