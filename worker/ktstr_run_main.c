@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "catalog.h"
 #include "entry.h"
+#include "json.h"
 #include "report.h"
 
 static void usage(FILE *f)
@@ -20,13 +21,14 @@ static void usage(FILE *f)
 		"usage: ktstr-run [--kernel SPEC|SHA|PATH] [--topology NnNlNcNt] --scenario NAME|FILE\n"
 		"                 [--duration 3s] [--workers N] [--json] [--console FILE]\n"
 		"                 [--accel auto|kvm|tcg] [--memory MB] [--cache DIR]\n"
-		"       ktstr-run --list\n"
+		"       ktstr-run --list [--json]\n"
 		"\n"
 		"  --kernel    debian:sid (default), debian:trixie, debian:bookworm, a Debian package\n"
 		"              name, a cached kernel's sha256 prefix, or a bzImage path\n"
 		"  --topology  NUMA nodes, LLCs, cores per LLC, threads per core (default 1n1l2c1t)\n"
 		"  --duration  scenario length: 3s, 500ms, 1m (default 2s)\n"
 		"  --workers   workers per cgroup where the scenario does not say (default 2)\n"
+		"  --list      the built-in catalog: name and one-line description each\n"
 		"Exit status: 0 pass, 1 fail, 2 error or infra.\n");
 }
 
@@ -89,8 +91,17 @@ static int agent_path(char *buf, size_t len, struct kt_err *err)
 	return 0;
 }
 
-static int list_catalog(void)
+/* The catalog as "NAME DESCRIPTION" lines, or with JSON a list of
+ * {name, description}. An entry that does not parse is a build defect:
+ * reported, exit 2. */
+static int list_catalog(bool json)
 {
+	struct kt_json j;
+
+	if (json) {
+		kt_json_init(&j, stdout, true);
+		kt_json_arr_begin(&j);
+	}
 	for (size_t i = 0; i < kt_catalog_len; i++) {
 		struct kt_scenario *s;
 		struct kt_err e;
@@ -100,8 +111,21 @@ static int list_catalog(void)
 			fprintf(stderr, "ktstr-run: catalog: %s\n", e.msg);
 			return 2;
 		}
-		printf("%-24s %s\n", kt_catalog[i].name, kt_scenario_description(s));
+		if (json) {
+			kt_json_obj_begin(&j);
+			kt_json_key(&j, "name");
+			kt_json_str(&j, kt_catalog[i].name);
+			kt_json_key(&j, "description");
+			kt_json_str(&j, kt_scenario_description(s));
+			kt_json_obj_end(&j);
+		} else {
+			printf("%-24s %s\n", kt_catalog[i].name, kt_scenario_description(s));
+		}
 		kt_scenario_free(s);
+	}
+	if (json) {
+		kt_json_arr_end(&j);
+		kt_json_end(&j);
 	}
 	return 0;
 }
@@ -131,7 +155,7 @@ int main(int argc, char **argv)
 	struct kt_kernel kernel;
 	struct kt_err err;
 	enum kt_status fatal_status = KT_ERROR;
-	bool json = false;
+	bool json = false, list = false;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -168,7 +192,7 @@ int main(int argc, char **argv)
 				goto usage_err;
 			break;
 		case 'C': snprintf(cache, sizeof(cache), "%s", optarg); break;
-		case 'l': return list_catalog();
+		case 'l': list = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -177,6 +201,8 @@ int main(int argc, char **argv)
 		kt_errf(&err, "unexpected argument '%s'", argv[optind]);
 		goto usage_err;
 	}
+	if (list)
+		return list_catalog(json);
 	if (!scenario_s) {
 		kt_errf(&err, "--scenario is required (see --list)");
 		goto usage_err;
