@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include "err.h"
 #include "ktstr.pb-c.h"
+#include "topology.h"
 
 /* CPU ids are below this (the parser's bound; NR_CPUS of common kernels). */
 #define KT_CPU_ID_MAX 8192
@@ -29,7 +30,8 @@ int kt_cpulist_parse(const char *s, uint32_t *cpus, size_t max, size_t *n, struc
  * is "". Fails (-1) when BUF is too small. */
 int kt_cpulist_format(const uint32_t *cpus, size_t n, char *buf, size_t len, struct kt_err *err);
 
-/* Describe SPEC as "none", "exact(0,2)", "disjoint(1 of 4)", "llc(2)" into
+/* Describe SPEC as "none", "exact(0,2)", "disjoint(1 of 4)", "llc(2)",
+ * "numa(0)", "range(0 to 0.5)", "overlap(0 of 2, frac 0.5)" into
  * BUF (truncated to fit); for error messages and logs. */
 void kt_cpuset_spec_describe(const Ktstr__CpusetSpec *spec, char *buf, size_t len);
 
@@ -44,9 +46,45 @@ void kt_cpuset_spec_describe(const Ktstr__CpusetSpec *spec, char *buf, size_t le
  *                   each, so slices differ by at most one CPU, the first
  *                   slices are the small ones, and none is empty;
  *   LLC{i}          the CPUs whose llc is i; i < llcs, and the set must
- *                   not be empty.
+ *                   not be empty;
+ *   NUMA{i}         the CPUs whose node is i; i < numa_nodes, not empty;
+ *   RANGE{s,e}      the sorted CPU list's positions floor(s * cpus) up to
+ *                   ceil(e * cpus) (exclusive); 0 <= s < e <= 1, so never
+ *                   empty;
+ *   OVERLAP{i,of,f} the DISJOINT slice i of `of`, widened on both sides by
+ *                   round(f * its size) positions, clamped to the list;
+ *                   f in [0, 1] (0 = the disjoint slice).
  * Errors name the spec and the topology. */
 int kt_cpuset_resolve(const Ktstr__CpusetSpec *spec, const Ktstr__GuestTopology *topo,
 		      uint32_t *cpus, size_t max, size_t *n, struct kt_err *err);
+
+/* A model of the guest QEMU builds for T (CPUs numbered in order, SMT
+ * siblings adjacent, LLC i = CPUs [i * per_llc, (i + 1) * per_llc), LLCs
+ * split evenly over nodes), for host-side checks before a boot
+ * (kt_scenario_fits). Free with ktstr__guest_topology__free_unpacked. */
+Ktstr__GuestTopology *kt_cpuset_topo_model(const struct kt_topo *t);
+
+/* The CPUs of SET[N] not in the sorted WITHIN[NW], into OUT (room for N);
+ * returns their count. */
+size_t kt_cpus_outside(const uint32_t *set, size_t n, const uint32_t *within, size_t nw,
+		       uint32_t *out);
+
+/* The affinity mask of worker WORKER (its index within its cgroup) by A
+ * (NULL = inherit), given its cgroup's CPUs CG (sorted, non-empty), the
+ * cpus CROSS of the cgroup a cross_cgroup affinity names, and TOPO; into
+ * OUT (room for MAX), sorted. Host and guest compute the same mask:
+ *   inherit        CG;
+ *   random_subset  `count` CPUs of CG (count <= |CG|), picked by a fixed
+ *                  pseudo-random sequence seeded by WORKER;
+ *   llc_aligned    CG's CPUs in one LLC: the LLCs CG touches, sorted, the
+ *                  (WORKER mod their number)-th;
+ *   cross_cgroup   CG and CROSS together: a mask that spans the boundary
+ *                  (the kernel confines it to the cpuset);
+ *   single_cpu     CG[WORKER mod |CG|];
+ *   exact          the listed CPUs, each in TOPO.
+ * Whether the mask lies inside the cpuset is the caller's rule. */
+int kt_affinity_resolve(const Ktstr__AffinitySpec *a, const uint32_t *cg, size_t n_cg,
+			const uint32_t *cross, size_t n_cross, const Ktstr__GuestTopology *topo,
+			unsigned worker, uint32_t *out, size_t max, size_t *n, struct kt_err *err);
 
 #endif

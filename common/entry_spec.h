@@ -30,6 +30,19 @@
 #define KT_SPEC_MAX_CONTENDERS 256u     /* mutex_contention: 2..256 */
 #define KT_SPEC_MAX_PHASES 16           /* sequence */
 #define KT_SPEC_MAX_PHASE_MS 60000u
+#define KT_SPEC_MAX_OPS 64              /* per step */
+#define KT_SPEC_MAX_PAYLOADS 16         /* per scenario */
+#define KT_SPEC_MAX_ARGS 64             /* per payload */
+#define KT_SPEC_MAX_ARG_LEN 256
+#define KT_SPEC_MAX_PATH_LEN 255        /* payload path in the guest */
+#define KT_SPEC_MAX_METRICS 32          /* per payload */
+#define KT_SPEC_MAX_METRIC_PATH 127
+#define KT_SPEC_MAX_SYMBOL 127          /* watch_snapshot symbol */
+#define KT_SPEC_MAX_PRIO 99             /* fifo and rr */
+#define KT_SPEC_MIN_NICE (-20)
+#define KT_SPEC_MAX_NICE 19
+#define KT_SPEC_ROOT_CGROUP "/"         /* CgroupStats name of the scenario root
+                                         * (workers of spawn_host on a top cgroup) */
 
 /* Parameter defaults (a WorkSpec field of 0 means these). */
 #define KT_SPEC_DEFAULT_BURST_MS 50u
@@ -85,10 +98,60 @@ int kt_spec_work_check(const Ktstr__WorkSpec *work, unsigned n, struct kt_err *e
  * ASCII, at most KT_SPEC_NAME_MAX; duration_ms <= KT_SPEC_MAX_DURATION_MS;
  * counts within the limits above; cgroup names kt_spec_cgroup_name_ok and
  * unique in their step; kt_spec_work_check; hold frac finite in [0, 1],
- * hold time <= KT_SPEC_MAX_HOLD_MS; known cpuset kinds. Errors name the
- * scenario, the step and the cgroup. watchdog_ms 0 means no guest
- * watchdog. */
+ * hold time <= KT_SPEC_MAX_HOLD_MS; known cpuset kinds with sane
+ * parameters (range 0 <= start < end <= 1, overlap frac in [0, 1]),
+ * affinities, policies (fifo/rr priority 1..99, nice -20..19 for normal
+ * and batch only); ops and payloads within the limits above; names that
+ * resolve (kt_spec_resolve). Errors name the scenario, the step and the
+ * cgroup or op. watchdog_ms 0 means no guest watchdog. */
 int kt_spec_validate(const Ktstr__EntrySpec *spec, struct kt_err *err);
+
+/* Where kt_spec_resolve found a problem: the backdrop's cgroup INDEX,
+ * step STEP's op INDEX or step STEP's cgroup INDEX. The scenario parser
+ * turns it into a file line. */
+enum kt_spec_at { KT_AT_BACKDROP, KT_AT_OP, KT_AT_CGROUP };
+struct kt_spec_where {
+	enum kt_spec_at at;
+	size_t step, index;
+};
+
+/* One cgroup instance of a run, in creation order: the backdrop's (step
+ * 0), then per step those its ops add and its own cgroups, and the
+ * scenario root KT_SPEC_ROOT_CGROUP at the first spawn_host into it.
+ * (STEP, NAME) is unique and is how the guest's CgroupStats name it. */
+struct kt_spec_cg {
+	const char *name;
+	uint32_t step;
+	const Ktstr__CgroupSpec *spec;  /* NULL for the root */
+	unsigned workers;               /* its own plus spawn / spawn_host ops */
+	bool cpuset_changed;            /* set_cpuset, clear_cpuset or swap_cpusets */
+	bool ops_only;                  /* added by an op or the backdrop */
+};
+
+struct kt_spec_plan {
+	struct kt_spec_cg *cg;          /* malloc'd */
+	size_t n;
+	size_t n_payloads;
+};
+
+/* Walk SPEC's steps the way the guest runner will and check every name
+ * against what exists at that point: the backdrop lives throughout; an
+ * add_cgroup lives until its remove_cgroup or the end; a step's own
+ * cgroups live for the step and are set up after its ops, so ops name
+ * only backdrop and op cgroups. Errors: a name that does not exist (or
+ * already exists), a parent that does not exist, removing a cgroup that
+ * is not an op's or has children, the same name made twice in one step,
+ * a payload waited or killed that is not running or run twice, in a LOOP
+ * hold an op that cannot repeat (only set_cpuset, clear_cpuset,
+ * swap_cpusets, set_affinity and move_all_tasks can). WHERE (may be NULL)
+ * says where; PLAN (may be NULL) receives the cgroup instances; free it
+ * with kt_spec_plan_free. */
+int kt_spec_resolve(const Ktstr__EntrySpec *spec, struct kt_spec_plan *plan,
+		    struct kt_spec_where *where, struct kt_err *err);
+void kt_spec_plan_free(struct kt_spec_plan *plan);
+
+/* The name an Op's case goes by in YAML ("add_cgroup", ...). */
+const char *kt_spec_op_name(const Ktstr__Op *op);
 
 /* The hold time of STEP in ms (FRAC of duration_ms, rounded, or FIXED). */
 uint64_t kt_spec_hold_ms(const Ktstr__EntrySpec *spec, const Ktstr__StepSpec *step);

@@ -114,6 +114,11 @@ int kt_scenario_entry_spec(const struct kt_scenario *s, uint64_t duration_ms,
 			   unsigned default_workers, uint32_t watchdog_ms, uint8_t **buf,
 			   size_t *len, struct kt_err *err);
 
+/* The host paths of the scenario's payload binaries, NULL-terminated
+ * (each once): the host packs them at /bin/<basename> in the guest
+ * (kt_initramfs_base's extra_bins), where the EntrySpec points. */
+const char *const *kt_scenario_payload_bins(const struct kt_scenario *s);
+
 void kt_scenario_free(struct kt_scenario *s);
 
 #endif

@@ -131,10 +131,44 @@ static int collect(struct kt_workset *ws, struct scg *c, size_t si, Ktstr__Scena
 	return rc;
 }
 
+/* Apply the ops of ST in order. */
+static int apply_ops(const Ktstr__StepSpec *st, size_t si, const struct kt_runner_hooks *hooks,
+		     Ktstr__ScenarioResult__Kind *kind, struct kt_err *err)
+{
+	for (size_t i = 0; i < st->n_ops; i++) {
+		const Ktstr__Op *op = st->ops[i];
+
+		*kind = SCENARIO_ERROR;
+		switch (op->op_case) {
+		case KTSTR__OP__OP_SNAPSHOT:
+			if (hooks && hooks->snapshot)
+				hooks->snapshot(hooks->ctx, op->snapshot);
+			else
+				kt_glog("step %zu: snapshot '%s': no scheduler, nothing to capture", si,
+					op->snapshot);
+			break;
+		case KTSTR__OP__OP_WATCH_SNAPSHOT:
+			if (hooks && hooks->watch) {
+				if (hooks->watch(hooks->ctx, op->watch_snapshot, err))
+					return kt_err_prefix(err, "step %zu ops[%zu] watch_snapshot '%s'",
+							     si, i, op->watch_snapshot);
+			} else {
+				kt_glog("step %zu: watch_snapshot '%s': no scheduler, nothing to watch",
+					si, op->watch_snapshot);
+			}
+			break;
+		default:
+			return kt_errf(err, "step %zu ops[%zu]: %s is not carried out by this agent yet",
+				       si, i, kt_spec_op_name(op));
+		}
+	}
+	return 0;
+}
+
 /* Run step SI; on failure *KIND says whose fault the first error is. */
 static int run_step(const Ktstr__EntrySpec *spec, size_t si, const Ktstr__GuestTopology *topo,
-		    const char *base, const char *mems, Ktstr__ScenarioResult *res,
-		    Ktstr__ScenarioResult__Kind *kind, struct kt_err *err)
+		    const char *base, const char *mems, const struct kt_runner_hooks *hooks,
+		    Ktstr__ScenarioResult *res, Ktstr__ScenarioResult__Kind *kind, struct kt_err *err)
 {
 	const Ktstr__StepSpec *st = spec->steps[si];
 	struct scg *cg = kt_xcalloc(st->n_cgroups, sizeof(*cg));
@@ -150,6 +184,8 @@ static int run_step(const Ktstr__EntrySpec *spec, size_t si, const Ktstr__GuestT
 	}
 	kt_glog("step %zu: %zu cgroups, %u workers, hold %llu ms", si, st->n_cgroups, total,
 		(unsigned long long)ms);
+	if (apply_ops(st, si, hooks, kind, err))
+		goto out;
 	if (total && kt_workset_new(total, &ws, err)) {
 		*kind = GUEST_SETUP;
 		kt_err_prefix(err, "step %zu", si);
@@ -229,12 +265,11 @@ Ktstr__ScenarioResult *kt_runner_run(const Ktstr__EntrySpec *spec,
 	char mems[256];
 	int rc = 0;
 
-	(void)hooks; /* no ops yet use them */
 	ktstr__scenario_result__init(res);
 	if (spec->n_steps && read_mems(base, mems, sizeof(mems), &err))
 		rc = -1;
 	for (size_t si = 0; !rc && si < spec->n_steps; si++)
-		rc = run_step(spec, si, topo, base, mems, res, &kind, &err);
+		rc = run_step(spec, si, topo, base, mems, hooks, res, &kind, &err);
 	res->ok = !rc;
 	res->kind = rc ? kind : KTSTR__SCENARIO_RESULT__KIND__COMPLETED;
 	if (rc)

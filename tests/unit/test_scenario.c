@@ -515,11 +515,11 @@ static const struct {
 	  "t.yaml:4: steps[0].cgroups[0].work: expected a work type" },
 	/* unknown keys */
 	{ HDR "      - {name: a, wrokers: 2}\n",
-	  "t.yaml:4: steps[0].cgroups[0].wrokers: unknown key (expected name, cpuset, workers, work)" },
+	  "t.yaml:4: steps[0].cgroups[0].wrokers: unknown key (expected name, cpuset, workers, work, parent, affinity, policy, nice)" },
 	{ "name: t\nsteps: [{cgroups: [{name: a}]}]\nextra: 1\n",
-	  "t.yaml:3: extra: unknown key (expected name, description, checks, steps)" },
+	  "t.yaml:3: extra: unknown key (expected name, description, checks, steps, backdrop)" },
 	{ "name: t\nsteps:\n  - cgroups: [{name: a}]\n    hodl: {frac: 1}\n",
-	  "t.yaml:4: steps[0].hodl: unknown key (expected cgroups, hold)" },
+	  "t.yaml:4: steps[0].hodl: unknown key (expected cgroups, hold, ops)" },
 	{ "name: t\nchecks: {max_gap: 5}\nsteps: [{cgroups: [{name: a}]}]\n",
 	  "t.yaml:2: checks.max_gap: unknown key (expected not_starved, max_gap_ms, max_spread, isolation)" },
 	{ HDR "      - {name: a, work: {bursty: {burst: 5}}}\n",
@@ -543,7 +543,7 @@ static const struct {
 	{ HDR "      - {name: a, work: {sequence: {phases: [{work: cpu_spin, ms: 5, x: 1}]}}}\n",
 	  "t.yaml:4: steps[0].cgroups[0].work.sequence.phases[0].x: unknown key (expected work, ms)" },
 	{ HDR "      - {name: a, cpuset: {all: true}}\n",
-	  "t.yaml:4: steps[0].cgroups[0].cpuset.all: unknown key (expected exact, disjoint, llc)" },
+	  "t.yaml:4: steps[0].cgroups[0].cpuset.all: unknown key (expected exact, disjoint, llc, numa, range, overlap)" },
 	{ HDR "      - {name: a, cpuset: {disjoint: {index: 0, of: 2, x: 1}}}\n",
 	  "t.yaml:4: steps[0].cgroups[0].cpuset.disjoint.x: unknown key (expected index, of)" },
 	{ HDR "      - {name: a, \"bad\\tkey\": 1}\n",
@@ -919,15 +919,16 @@ static void test_fits(void **state)
 	assert_int_equal(kt_topo_parse("1n2l2c1t", &t, &err), 0);
 	assert_int_equal(kt_scenario_fits(s, &t, &err), -1);
 	assert_string_equal(err.msg, "scenario 'f': steps[0] cgroup 'c': cpuset does not fit topology "
-			    "1n2l2c1t (4 CPUs, 2 LLCs): no such CPU");
+			    "1n2l2c1t (4 CPUs, 2 LLCs): cpuset exact(0,7): CPU 7 is not in the guest "
+			    "topology of 4 CPUs (0-3) in 2 LLCs");
 	assert_int_equal(kt_topo_parse("1n1l4c2t", &t, &err), 0);
 	assert_int_equal(kt_scenario_fits(s, &t, &err), -1);
 	assert_non_null(strstr(err.msg, "cgroup 'b'"));
-	assert_non_null(strstr(err.msg, "no such LLC"));
+	assert_non_null(strstr(err.msg, "LLC 1 is out of range"));
 	assert_int_equal(kt_topo_parse("1n1l3c1t", &t, &err), 0);
 	assert_int_equal(kt_scenario_fits(s, &t, &err), -1);
 	assert_non_null(strstr(err.msg, "cgroup 'a'"));
-	assert_non_null(strstr(err.msg, "more disjoint slices than CPUs"));
+	assert_non_null(strstr(err.msg, "would leave some empty"));
 	kt_scenario_free(s);
 }
 
