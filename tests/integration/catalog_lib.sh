@@ -1,7 +1,8 @@
 # Running the whole catalog in real guests, two at a time: shared by
 # test_catalog.sh and tests/bench/false_failures.sh. Sourced after lib.sh.
 #
-# catalog_names: the catalog's names, one a line (ktstr-run --list --json).
+# catalog_names: the catalog's names, one a line (ktstr-run --list --json),
+#   except those in $CAT_EXCLUDE (names separated by spaces; default none).
 # catalog_run OUTDIR ROUND NAME...: runs each NAME once on $CAT_KERNEL at
 #   $CAT_TOPOLOGY (2 vCPUs, one LLC), or $CAT_TOPOLOGY_LLCS (2 vCPUs in two
 #   LLCs) for a scenario that needs two LLCs (the host refuses it at
@@ -19,7 +20,9 @@ CAT_DURATION=${CAT_DURATION:-2s}
 CAT_JOBS=${CAT_JOBS:-2}
 
 catalog_names() {
-	"$BIN/ktstr-run" --list --json | jq -r '.[].name'
+	"$BIN/ktstr-run" --list --json |
+		jq -r --arg x "${CAT_EXCLUDE:-}" '($x | split(" ")) as $ex | .[].name |
+			select(. as $n | $ex | index($n) | not)'
 }
 
 # One entry: the worker of catalog_run (exported for xargs' bash -c).

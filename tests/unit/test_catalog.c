@@ -41,6 +41,12 @@ static void test_entries_valid(void **state)
 			fail_msg("%s: description must be one line of 1..120 bytes", ce->name);
 		if (kt_scenario_fits(s, &ci, &e))
 			fail_msg("%s does not fit %s: %s", ce->name, CI_TOPOLOGY, e.msg);
+		/* Each holds for exactly its duration: the false-failure
+		 * benchmark's planned time, and no step cut short by a sum of
+		 * fractions below 1. */
+		if (kt_scenario_planned_ms(s, 2000) != 2000.0)
+			fail_msg("%s holds %.0f ms of a 2000 ms run", ce->name,
+				 kt_scenario_planned_ms(s, 2000));
 		/* CI size: 1 s, the default 2 workers per cgroup. */
 		if (kt_scenario_entry_spec(s, 1000, 2, 0, &buf, &len, &e))
 			fail_msg("%s at 1 s: %s", ce->name, e.msg);
