@@ -685,14 +685,14 @@ static int spawn_op(struct walk *w, const Ktstr__Spawn *sp, bool host, struct kt
 
 	if (need_live(w, sp->cgroup, &l, err))
 		return -1;
-	if (host && l->parent[0] && need_live(w, l->parent, &l, err))
-		return -1;
-	if (host && !l->parent[0] && l->name == sp->cgroup) {
+	if (host && !l->parent[0]) {
 		if (w->root == SIZE_MAX)
 			w->root = plan_add(w, KT_SPEC_ROOT_CGROUP, NULL, true);
 		w->plan.cg[w->root].workers += sp->workers;
 		return 0;
 	}
+	if (host && need_live(w, l->parent, &l, err))
+		return -1;
 	w->plan.cg[l->plan].workers += sp->workers;
 	return 0;
 }

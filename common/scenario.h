@@ -1,16 +1,79 @@
-/* Scenario files: what the guest runs (cgroups of workers, step by step) and
- * which checks the host applies to the result. A scenario is YAML, either a
- * file or a name from the built-in catalog (common/catalog/NAME.yaml):
+/* Scenario files: what the guest runs (cgroups of workers, step by step,
+ * and ops that change them as it goes) and which checks the host applies
+ * to the result. A scenario is YAML, either a file or a name from the
+ * built-in catalog (common/catalog/NAME.yaml):
  *
  *   name: two-cgroups                       # [A-Za-z0-9_.-]{1,63}, required
  *   description: one line                   # optional
  *   checks: {not_starved: true, max_gap_ms: 2000, max_spread: 15, isolation: false}
- *   steps:                                  # 1..64, run in order
- *     - cgroups:                            # 1..64, names unique in the step
+ *   backdrop:                               # optional: cgroups that live
+ *     - {name: bg, workers: 1, work: yield_heavy}   # across all steps
+ *   steps:                                  # 0..64, run in order
+ *     - ops:                                # optional, 1..64, applied in
+ *         - {add_cgroup: {name: a, workers: 2}}     # order before cgroups:
+ *       cgroups:                            # 1..64, names unique in the step
  *         - {name: cg_0, workers: 2, work: cpu_spin}
  *         - {name: cg_1, cpuset: {disjoint: {index: 1, of: 2}},
  *            work: {bursty: {burst_ms: 50, sleep_ms: 100}}}
- *       hold: {frac: 0.5}                   # or {fixed_ms: N}
+ *       hold: {frac: 0.5}                   # or {fixed_ms: N}, or a loop
+ *
+ * A step needs cgroups, ops or both. A cgroup (in a step, the backdrop or
+ * add_cgroup) is a mapping of:
+ *   name     required, see Names below
+ *   parent   nested under this cgroup, which must exist at that point (the
+ *            backdrop, an earlier op, or an earlier cgroup of this step);
+ *            the guest makes nested cgroups threaded, so the parent may
+ *            keep tasks of its own
+ *   cpuset   absent = all CPUs; {exact: [0, 2]} or {exact: "0-1,3"};
+ *            {disjoint: {index: I, of: N}}; {llc: N}; {numa: N};
+ *            {range: {start: 0.0, end: 0.5}} (fractions of the sorted CPU
+ *            list, 0 <= start < end <= 1); {overlap: {index: I, of: N,
+ *            frac: F}} (the disjoint slice widened by F of a slice into its
+ *            neighbours, F in [0, 1]); see kt_cpuset_resolve (cpuset.h)
+ *   workers  1..256; absent or 0 = the run's default
+ *   work     see below
+ *   affinity per worker, inside the cpuset: inherit (default) |
+ *            llc_aligned | single_cpu | {random_subset: {count: N}} |
+ *            {cross_cgroup: NAME} | {exact: [1, 3]}; see kt_affinity_resolve
+ *   policy   normal | batch | idle | {fifo: P} | {rr: P}, P 1..99
+ *   nice     -20..19, for normal and batch only
+ *
+ * ops: each a one-key mapping, applied in order at the start of the step
+ * (before its own cgroups are set up, so ops name only backdrop and op
+ * cgroups), and again every interval of a loop hold:
+ *   {add_cgroup: CGROUP}                    lives until removed or the end
+ *   {remove_cgroup: NAME}                   only an add_cgroup's, no children
+ *   {set_cpuset: {cgroup: NAME, cpuset: CPUSET}}
+ *   {clear_cpuset: NAME}                    back to its parent's CPUs
+ *   {swap_cpusets: {a: NAME, b: NAME}}
+ *   {spawn: {cgroup: NAME, workers: N, work: W, affinity: A, policy: P, nice: N}}
+ *   {spawn_host: {...the same...}}          into NAME's parent (a top
+ *                                           cgroup's: the cgroup root)
+ *   {stop_cgroup: NAME}                     its workers stop, telemetry kept
+ *   {set_affinity: {cgroup: NAME, kind: AFFINITY}}  CPUs outside the
+ *                                           cgroup's cpuset (but for
+ *                                           cross_cgroup) end the run as
+ *                                           `error`, naming op, cgroup, CPUs
+ *   {move_all_tasks: {from: NAME, to: NAME}}
+ *   {run_payload: {name: N, path: /host/path, args: [...], exit_code: 0,
+ *                  cgroup: NAME, metrics: [{path: a.b, min: X, max: Y}]}}
+ *                                           the binary sits at /bin/<basename>
+ *                                           in the guest; stdout is kept (64
+ *                                           KiB) and checked on the host as
+ *                                           JSON (common/payload_check.h);
+ *                                           a metric without bounds must exist
+ *   {wait_payload: {name: N, timeout_ms: T}} 1..3600000; past it: killed, fail
+ *   {kill_payload: N}
+ *   {snapshot: NAME}                        the scheduler's maps, now
+ *   {watch_snapshot: SYMBOL}                when SYMBOL is written
+ * Names resolve through the steps on the host (kt_spec_resolve): an op
+ * naming a cgroup that cannot exist at that point, a payload waited or
+ * killed that is not running, a payload name used twice, two payload
+ * files with one basename, or one name made twice in a step are errors
+ * at their line. A loop hold repeats only set_cpuset, clear_cpuset,
+ * swap_cpusets, set_affinity and move_all_tasks. When ops move tasks or
+ * change cpusets, every worker reports segments (ktstr.proto Segment) for
+ * the isolation check.
  *
  * work: a type name, or a one-key map {TYPE: {params}}; what each type does
  * is in guest/workload.h. Types and their params (all optional, ranges and
@@ -34,19 +97,20 @@
  * (kt_spec_work_group): pipe_io, futex_ping_pong and cache_pipe pairs,
  * fan_out + 1 for futex_fan_out and fan_out_compute, contenders for
  * mutex_contention.
- * cpuset: absent = all CPUs; {exact: [0, 2]} or {exact: "0-1,3"};
- * {disjoint: {index: I, of: N}}; {llc: N}.
  * Names (the scenario's and the cgroups') follow kt_spec_name_problem
  * (entry_spec.h): no "." or "..", and a cgroup name is not a cgroupfs
  * file name such as cgroup.procs or cpu.max.
  * workers: 1..256; absent or 0 = the run's default (kt_scenario_entry_spec);
  * at most 1024 in a step and 4096 in all. Grouped types need a multiple of
  * their group, also when the count is the run's default.
- * hold: frac in (0, 1] of the run's duration, or fixed_ms 1..3600000;
- * absent = 1/number of steps. The fractions of all steps sum to at most 1.
+ * hold: frac in (0, 1] of the run's duration, or fixed_ms 1..3600000, or
+ * {loop: {frac: F | fixed_ms: N, interval_ms: 1..3600000}} (hold, applying
+ * the step's ops again every interval); absent = 1/number of steps. The
+ * fractions of all steps sum to at most 1.
  * checks: all optional, defaults below; max_gap_ms 0..3600000, max_spread
- * 0..100. isolation defaults to on when any cgroup has a cpuset (there is
- * something to be isolated), off otherwise.
+ * 0..100. isolation defaults to on when any cgroup (or add_cgroup,
+ * set_cpuset) has a cpuset (there is something to be isolated), off
+ * otherwise.
  *
  * Parsing is strict so that a typo never silently runs a different test:
  * unknown and duplicate keys, wrong types and out-of-range values are

@@ -75,6 +75,53 @@ int kt_cgroup_attach(const char *dir, pid_t pid, struct kt_err *err)
 	return write_file(dir, "cgroup.procs", buf, err);
 }
 
+int kt_cgroup_set_cpus(const char *dir, const char *cpus, struct kt_err *err)
+{
+	/* An empty write may never reach the kernel; a lone newline does. */
+	return write_file(dir, "cpuset.cpus", cpus[0] ? cpus : "\n", err);
+}
+
+int kt_cgroup_enable(const char *dir, struct kt_err *err)
+{
+	int cpu_ok;
+
+	return enable(dir, &cpu_ok, err);
+}
+
+int kt_cgroup_set_threaded(const char *dir, struct kt_err *err)
+{
+	return write_file(dir, "cgroup.type", "threaded", err);
+}
+
+int kt_cgroup_read_procs(const char *dir, const char *file, pid_t *pids, size_t max, size_t *n,
+			 struct kt_err *err)
+{
+	char path[PATH_MAX], *text, *p, *end;
+	size_t len;
+
+	*n = 0;
+	if (join(path, dir, file, err) ||
+	    kt_read_file(path, max * 12 + 64, &text, &len, err))
+		return -1;
+	for (p = text; *p; p = end) {
+		long v = strtol(p, &end, 10);
+
+		if (end == p || v <= 0 || (*end && *end != '\n')) {
+			free(text);
+			return kt_errf(err, "%s: not a list of pids", path);
+		}
+		if (*n == max) {
+			free(text);
+			return kt_errf(err, "%s: more than %zu pids", path, max);
+		}
+		pids[(*n)++] = (pid_t)v;
+		while (*end == '\n')
+			end++;
+	}
+	free(text);
+	return 0;
+}
+
 int kt_cgroup_read_list(const char *dir, const char *file, uint32_t *ids, size_t max,
 			size_t *n, struct kt_err *err)
 {

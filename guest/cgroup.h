@@ -31,6 +31,25 @@ int kt_cgroup_attach(const char *dir, pid_t pid, struct kt_err *err);
 int kt_cgroup_read_list(const char *dir, const char *file, uint32_t *ids, size_t max,
 			size_t *n, struct kt_err *err);
 
+/* Write CPUS (a cpulist; "" = inherit the parent's) to DIR/cpuset.cpus of a
+ * live cgroup: the kernel moves its tasks before the write returns. */
+int kt_cgroup_set_cpus(const char *dir, const char *cpus, struct kt_err *err);
+
+/* Enable +cpuset (and, where it takes, +cpu) in DIR's subtree_control, so
+ * that its child cgroups get cpusets of their own (nested cgroups). */
+int kt_cgroup_enable(const char *dir, struct kt_err *err);
+
+/* Make DIR threaded (cgroup.type): a nested cgroup, so that its parent
+ * may keep tasks of its own (a domain child of a cgroup with tasks and
+ * controllers cannot take tasks). Below a threaded cgroup every cgroup is
+ * threaded. */
+int kt_cgroup_set_threaded(const char *dir, struct kt_err *err);
+
+/* The ids in DIR/FILE (cgroup.procs, or cgroup.threads, which a threaded
+ * cgroup also lists) into PIDS (room for MAX); more is an error. */
+int kt_cgroup_read_procs(const char *dir, const char *file, pid_t *pids, size_t max, size_t *n,
+			 struct kt_err *err);
+
 /* Kill whatever still runs in DIR (cgroup.kill, where the kernel has it)
  * and remove it, retrying for up to a second while it drains. */
 int kt_cgroup_remove(const char *dir, struct kt_err *err);

@@ -1,19 +1,31 @@
 /* The scenario runner: carries out a validated EntrySpec step by step.
  *
- * A step creates its cgroups under BASE (mkdir; cpuset.cpus from the
- * resolved CpusetSpec and cpuset.mems = BASE's cpuset.mems.effective,
- * written before any task joins), forks its workers, moves each into its
- * cgroup, starts them all at once, holds, records each cgroup's
- * cpuset.cpus.effective, stops the workers (SIGKILL after
- * KT_RUNNER_GRACE_MS), collects their telemetry and removes the cgroups.
- * Whatever a step cannot do ends the scenario with ok=false, an error
- * naming the step, the cgroup and the problem, and a kind saying whose
- * fault it is: SCENARIO_ERROR when the spec cannot be set up as written (a
- * cpuset that does not resolve, an odd pipe_io count), WORKER_DIED when a
- * worker died of a signal the agent did not send, GUEST_SETUP for the
- * rest (cgroupfs, fork, a worker's own fault). The cgroups of the steps
- * that completed, and those of the failing step that got as far as
- * collecting, stay in the result. */
+ * Cgroups live under BASE (mkdir; cpuset.cpus from the resolved CpusetSpec,
+ * within the parent's for a nested one, and cpuset.mems = BASE's
+ * cpuset.mems.effective, written before any task joins; a nested cgroup
+ * is threaded, and a parent gets +cpuset before its tasks). The backdrop's
+ * cgroups are made first and live to the end; then each step applies its
+ * ops in order (add_cgroup's cgroups live until remove_cgroup or the end),
+ * makes its own cgroups, forks their workers, moves each into its cgroup
+ * (affinity and policy set from here), starts them all at once, holds
+ * (re-applying the ops every interval of a LOOP hold; watching payloads
+ * and the scheduler), records each of its cgroups' cpuset.cpus.effective,
+ * stops its workers (SIGKILL after KT_RUNNER_GRACE_MS), collects their
+ * telemetry and removes its cgroups. At the end every payload still
+ * running is killed and everything left is stopped, collected and
+ * removed. Workers whose cgroup changes (move_all_tasks) or whose cpuset
+ * changes (set/clear/swap) report segments (WorkerStats.segments; see
+ * kt_workset_segment_next). Payloads run from /bin/<basename> in their
+ * cgroup, stdout kept up to 64 KiB, each with a PayloadResult.
+ * Whatever cannot be done ends the scenario with ok=false, an error naming
+ * the step, the op or cgroup and the problem, and a kind saying whose
+ * fault it is: SCENARIO_ERROR when the spec cannot be carried out as
+ * written (a cpuset that does not resolve, an odd pipe_io count, an
+ * affinity outside the cpuset, a payload that does not exec, a watch the
+ * scheduler side refuses), WORKER_DIED when a worker died of a signal the
+ * agent did not send, GUEST_SETUP for the rest (cgroupfs, fork, a worker's
+ * own fault). Every cgroup made and every worker spawned stays in the
+ * result. */
 #ifndef KTSTR_RUNNER_H
 #define KTSTR_RUNNER_H
 #include <stdbool.h>

@@ -45,11 +45,14 @@ struct ctl {
 	uint32_t stop;
 };
 
-/* One page per worker, written by the worker only. */
+/* One page per worker, written by the worker only, but for seg_req (the
+ * parent's: the segment it asks the worker to start). */
 struct wpage {
 	uint64_t work_units, cpu_ns, wall_ns, max_gap_ns, migrations;
 	uint64_t run_ns, run_delay_ns, timeslices;
 	uint64_t cpus_seen[KT_WORK_CPUS_SEEN / 64];
+	uint64_t seg_seen[KT_WORK_CPUS_SEEN / 64]; /* since segment seg_ack began */
+	uint32_t seg_req, seg_ack;
 	uint64_t sink; /* keeps the spin result alive */
 	uint64_t wake_count, wake_sum_ns, wake_max_ns;
 	char fault[256];
@@ -105,6 +108,7 @@ struct wctx {
 	uint8_t *buf;   /* cache_*: the buffer */
 	uint64_t t0, last, last_slow, excused, units, x, rng;
 	uint64_t until; /* sequence: the end of the current phase, else 0 */
+	uint32_t seg;   /* the segment seg_seen belongs to */
 };
 
 #define PUT(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
@@ -158,7 +162,17 @@ static int check(struct wctx *c)
 {
 	uint64_t now = kt_now_ns(), span = now - c->last;
 	uint64_t gap = span > c->excused ? span - c->excused : 0;
+	/* The request is read before the CPU: a CPU sampled after a new
+	 * segment's request was made is one the worker ran on since. */
+	uint32_t req = LOAD(c->pg->seg_req);
 	int cpu = sched_getcpu();
+
+	if (req != c->seg) {
+		for (size_t i = 0; i < KT_WORK_CPUS_SEEN / 64; i++)
+			PUT(c->pg->seg_seen[i], 0);
+		c->seg = req;
+		__atomic_store_n(&c->pg->seg_ack, req, __ATOMIC_RELEASE);
+	}
 
 	if (gap > c->pg->max_gap_ns)
 		PUT(c->pg->max_gap_ns, gap);
@@ -168,8 +182,10 @@ static int check(struct wctx *c)
 		if (c->cpu >= 0 && cpu != c->cpu)
 			PUT(c->pg->migrations, c->pg->migrations + 1);
 		c->cpu = cpu;
-		if (cpu < KT_WORK_CPUS_SEEN)
+		if (cpu < KT_WORK_CPUS_SEEN) {
 			PUT(c->pg->cpus_seen[cpu / 64], c->pg->cpus_seen[cpu / 64] | 1ull << (cpu % 64));
+			PUT(c->pg->seg_seen[cpu / 64], c->pg->seg_seen[cpu / 64] | 1ull << (cpu % 64));
+		}
 	}
 	PUT(c->pg->work_units, c->units);
 	PUT(c->pg->wall_ns, now - c->t0);
@@ -1184,4 +1200,32 @@ void kt_workset_free(struct kt_workset *ws)
 	munmap(ws->map, ws->map_len);
 	free(ws->w);
 	free(ws);
+}
+
+void kt_workset_segment_next(struct kt_workset *ws, unsigned i)
+{
+	struct wpage *pg;
+
+	if (i >= ws->n)
+		return;
+	pg = page_of(ws, i);
+	__atomic_store_n(&pg->seg_req, pg->seg_req + 1, __ATOMIC_RELEASE);
+}
+
+size_t kt_workset_segment_seen(const struct kt_workset *ws, unsigned i, uint32_t *out)
+{
+	const struct wpage *pg;
+	size_t n = 0;
+
+	if (i >= ws->n)
+		return 0;
+	pg = page_of(ws, i);
+	/* Until the worker took up the current segment, its bits are the
+	 * last one's: none of them belong here. */
+	if (__atomic_load_n(&pg->seg_ack, __ATOMIC_ACQUIRE) != pg->seg_req)
+		return 0;
+	for (uint32_t c = 0; c < KT_WORK_CPUS_SEEN; c++)
+		if (__atomic_load_n(&pg->seg_seen[c / 64], __ATOMIC_RELAXED) >> (c % 64) & 1)
+			out[n++] = c;
+	return n;
 }

@@ -147,6 +147,20 @@ int kt_workset_stats(const struct kt_workset *ws, unsigned i, Ktstr__WorkerStats
  * the run, where a fault (kt_workset_stats) is one of the set-up. */
 int kt_workset_death_signal(const struct kt_workset *ws, unsigned i);
 
+/* Segments: the CPUs a worker ran on since a point in time, for workers
+ * whose cgroup or cpuset changes (WorkerStats.segments). Worker I starts
+ * segment 0 when spawned; kt_workset_segment_next asks it to start the
+ * next one, which it does at its next progress check (the CPUs it sees
+ * from then on are the new segment's). Call it only after the change
+ * took effect: a cpuset.cpus or cgroup.procs write returns once the
+ * kernel moved the task off CPUs it may no longer use, and the worker
+ * reads the request before it samples its CPU, so an old CPU never lands
+ * in the new segment. kt_workset_segment_seen writes the CPUs of the
+ * current segment into OUT (room for KT_WORK_CPUS_SEEN) and returns their
+ * count: none while the worker has not yet taken up the request. */
+void kt_workset_segment_next(struct kt_workset *ws, unsigned i);
+size_t kt_workset_segment_seen(const struct kt_workset *ws, unsigned i, uint32_t *out);
+
 /* Kill (without grace) and reap any worker still running, free the set. */
 void kt_workset_free(struct kt_workset *ws);
 

@@ -14,6 +14,7 @@
 #include "entry.h"
 #include "frame.h"
 #include "initramfs.h"
+#include "payload_check.h"
 
 /* A per-entry file older than this belongs to a run that was killed. */
 #define KT_RUN_FILE_MAX_AGE_S (6 * 3600)
@@ -206,56 +207,149 @@ static void classify(const struct kt_entry_req *req, struct kt_entry_result *r)
 	}
 }
 
-/* The cgroup SPEC_STEP.NAME of the spec, or NULL. */
-static const Ktstr__CgroupSpec *spec_cgroup(const Ktstr__EntrySpec *spec, uint32_t step,
+/* The planned cgroup (STEP, NAME), or NULL. */
+static const struct kt_spec_cg *plan_cgroup(const struct kt_spec_plan *plan, uint32_t step,
 					    const char *name)
 {
-	if (step >= spec->n_steps)
-		return NULL;
-	for (size_t i = 0; i < spec->steps[step]->n_cgroups; i++)
-		if (strcmp(spec->steps[step]->cgroups[i]->name, name) == 0)
-			return spec->steps[step]->cgroups[i];
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->cg[i].step == step && strcmp(plan->cg[i].name, name) == 0)
+			return &plan->cg[i];
 	return NULL;
 }
 
-/* The result must account for exactly the spec's cgroups and workers, each
- * cgroup on the CPUs its cpuset spec resolves to on the guest's topology:
- * the isolation check then judges against what was asked, not only
- * against what the guest says it set. */
+/* CPUS[N] are CPUs of the topology, at least one. */
+static int cpus_exist(const uint32_t *cpus, size_t n, const Ktstr__GuestTopology *topo,
+		      const char *name, struct kt_err *err)
+{
+	uint32_t all[KT_TOPO_MAX_CPUS];
+	size_t na, no;
+	uint32_t out[KT_TOPO_MAX_CPUS];
+
+	if (!n)
+		return kt_errf(err, "cgroup '%s': the guest reported no CPUs", name);
+	if (n > KT_TOPO_MAX_CPUS || kt_cpuset_resolve(NULL, topo, all, KT_TOPO_MAX_CPUS, &na, err))
+		return kt_errf(err, "cgroup '%s': %zu CPUs reported", name, n);
+	no = kt_cpus_outside(cpus, n, all, na, out);
+	if (no)
+		return kt_errf(err, "cgroup '%s': CPU %u is not in the guest topology", name, out[0]);
+	return 0;
+}
+
+/* The result must account for exactly the spec's cgroups and workers
+ * (kt_spec_resolve's plan: the backdrop, cgroups ops add, the steps' own,
+ * workers spawned later), each cgroup on the CPUs its cpuset spec resolves
+ * to on the guest's topology: the isolation check then judges against what
+ * was asked, not only against what the guest says it set. A cgroup whose
+ * cpuset an op changed, a nested one (its parent's set bounds it) and the
+ * root only have to report CPUs that exist; their workers' segments carry
+ * what they ran under. */
 static int result_matches_spec(const Ktstr__EntrySpec *spec, const Ktstr__ScenarioResult *res,
 			       const Ktstr__GuestTopology *topo, struct kt_err *err)
 {
-	size_t want = 0;
+	struct kt_spec_plan plan;
 	uint32_t cpus[KT_TOPO_MAX_CPUS];
 	size_t n;
+	int rc = -1;
 
-	for (size_t i = 0; i < spec->n_steps; i++)
-		want += spec->steps[i]->n_cgroups;
-	if (res->n_cgroups != want)
-		return kt_errf(err, "guest agent reported %zu cgroups, the scenario has %zu",
-			       res->n_cgroups, want);
+	if (kt_spec_resolve(spec, &plan, NULL, err))
+		return kt_err_prefix(err, "the spec does not resolve");
+	if (res->n_cgroups != plan.n) {
+		kt_errf(err, "guest agent reported %zu cgroups, the scenario has %zu", res->n_cgroups,
+			plan.n);
+		goto out;
+	}
 	for (size_t i = 0; i < res->n_cgroups; i++) {
 		const Ktstr__CgroupStats *cg = res->cgroups[i];
-		const Ktstr__CgroupSpec *cs = spec_cgroup(spec, cg->step, cg->name);
+		const struct kt_spec_cg *pc = plan_cgroup(&plan, cg->step, cg->name);
 
-		if (!cs)
-			return kt_errf(err, "guest agent reported cgroup '%s' in step %u, which the "
-				       "scenario does not have", cg->name, cg->step);
-		if (cg->n_workers != cs->workers)
-			return kt_errf(err, "cgroup '%s': guest agent reported %zu workers of %u",
-				       cg->name, cg->n_workers, cs->workers);
-		if (kt_cpuset_resolve(cs->cpuset, topo, cpus, KT_TOPO_MAX_CPUS, &n, err))
-			return kt_err_prefix(err, "cgroup '%s'", cg->name);
+		if (!pc) {
+			kt_errf(err, "guest agent reported cgroup '%s' in step %u, which the "
+				"scenario does not have", cg->name, cg->step);
+			goto out;
+		}
+		if (cg->n_workers != pc->workers) {
+			kt_errf(err, "cgroup '%s': guest agent reported %zu workers of %u", cg->name,
+				cg->n_workers, pc->workers);
+			goto out;
+		}
+		if (!pc->spec || pc->cpuset_changed || pc->spec->parent[0]) {
+			if (cpus_exist(cg->cpus, cg->n_cpus, topo, cg->name, err))
+				goto out;
+			continue;
+		}
+		if (kt_cpuset_resolve(pc->spec->cpuset, topo, cpus, KT_TOPO_MAX_CPUS, &n, err)) {
+			kt_err_prefix(err, "cgroup '%s'", cg->name);
+			goto out;
+		}
 		if (n != cg->n_cpus || memcmp(cpus, cg->cpus, n * sizeof(cpus[0])) != 0) {
 			char a[1024], b[1024];
 
 			kt_cpulist_format(cpus, n, a, sizeof(a), NULL);
 			kt_cpulist_format(cg->cpus, cg->n_cpus, b, sizeof(b), NULL);
-			return kt_errf(err, "cgroup '%s': its cpuset resolves to %s but the guest ran "
-				       "it on %s", cg->name, a, b);
+			kt_errf(err, "cgroup '%s': its cpuset resolves to %s but the guest ran it on %s",
+				cg->name, a, b);
+			goto out;
 		}
 	}
-	return 0;
+	rc = 0;
+out:
+	kt_spec_plan_free(&plan);
+	return rc;
+}
+
+/* The payload result called NAME, or NULL. */
+static const Ktstr__PayloadResult *payload_result(const Ktstr__ScenarioResult *res,
+						  const char *name)
+{
+	for (size_t i = 0; i < res->n_payloads; i++)
+		if (res->payloads[i] && strcmp(res->payloads[i]->name, name) == 0)
+			return res->payloads[i];
+	return NULL;
+}
+
+/* Whether the spec has a kill_payload for NAME. */
+static bool killed_by_op(const Ktstr__EntrySpec *spec, const char *name)
+{
+	for (size_t i = 0; i < spec->n_steps; i++)
+		for (size_t k = 0; k < spec->steps[i]->n_ops; k++)
+			if (spec->steps[i]->ops[k]->op_case == KTSTR__OP__OP_KILL_PAYLOAD &&
+			    strcmp(spec->steps[i]->ops[k]->kill_payload, name) == 0)
+				return true;
+	return false;
+}
+
+/* Every payload of the spec by kt_payload_check: the first that fails
+ * fails the entry, one that cannot be judged makes it an error. */
+static void judge_payloads(const Ktstr__EntrySpec *spec, struct kt_entry_result *r)
+{
+	enum kt_payload_verdict worst = KT_PAYLOAD_PASS;
+	char msg[512], first[512] = "";
+	size_t n = 0;
+
+	for (size_t i = 0; i < spec->n_steps; i++)
+		for (size_t k = 0; k < spec->steps[i]->n_ops; k++) {
+			const Ktstr__Op *op = spec->steps[i]->ops[k];
+			enum kt_payload_verdict v;
+
+			if (op->op_case != KTSTR__OP__OP_RUN_PAYLOAD)
+				continue;
+			n++;
+			v = kt_payload_check(op->run_payload,
+					     payload_result(r->result, op->run_payload->name),
+					     killed_by_op(spec, op->run_payload->name), msg,
+					     sizeof(msg));
+			if (v > worst) {
+				worst = v;
+				snprintf(first, sizeof(first), "%s", msg);
+			}
+		}
+	if (worst == KT_PAYLOAD_FAIL)
+		set_status(r, KT_FAIL, "%s", first);
+	else if (worst == KT_PAYLOAD_ERROR)
+		set_status(r, KT_ERROR, "%s", first);
+	else if (n && strlen(r->message) + 32 < sizeof(r->message))
+		snprintf(r->message + strlen(r->message), sizeof(r->message) - strlen(r->message),
+			 "; %zu payloads passed", n);
 }
 
 /* The checks' verdict on a scenario that ran to completion. */
@@ -272,7 +366,9 @@ static void judge(const struct kt_entry_req *req, struct kt_entry_result *r,
 		return;
 	}
 	if (r->result->n_cgroups == 0) {
-		set_status(r, KT_PASS, "zero-length scenario: booted, reported, powered off");
+		set_status(r, KT_PASS, r->result->n_payloads ? "payloads only: no workers to judge" :
+			   "zero-length scenario: booted, reported, powered off");
+		judge_payloads(spec, r);
 		return;
 	}
 	if (kt_checks_eval(req->checks ? req->checks : kt_scenario_checks(req->scenario), r->result,
@@ -289,6 +385,7 @@ static void judge(const struct kt_entry_req *req, struct kt_entry_result *r,
 			return;
 		}
 	set_status(r, KT_PASS, "all %zu checks passed", r->n_checks);
+	judge_payloads(spec, r);
 }
 
 void kt_entry_classify(const struct kt_entry_req *req, const Ktstr__EntrySpec *spec,
@@ -403,7 +500,14 @@ int kt_entry_run(const struct kt_entry_req *req, struct kt_entry_result *r, stru
 		free(packed);
 		return kt_errf(err, "entry: the packed entry spec does not unpack");
 	}
-	if (kt_initramfs_base(req->cache_dir, req->agent, NULL, base, sizeof(base), &e) ||
+	for (const char *const *b = kt_scenario_payload_bins(req->scenario); *b; b++)
+		if (access(*b, X_OK)) {
+			set_status(r, KT_ERROR, "payload binary %s: %s", *b, strerror(errno));
+			goto out;
+		}
+	if (kt_initramfs_base(req->cache_dir, req->agent,
+			      (const char *const *)kt_scenario_payload_bins(req->scenario), base,
+			      sizeof(base), &e) ||
 	    choose_accel(req, base, r, &e) ||
 	    compose(req->cache_dir, base, packed, packed_len, initrd, sizeof(initrd), &e)) {
 		set_status(r, KT_INFRA, "preparing the guest: %s", e.msg);

@@ -50,6 +50,24 @@ static void json_wake(struct kt_json *j, const Ktstr__WakeLatency *wl)
 	kt_json_obj_end(j);
 }
 
+/* A worker's stretches of time per cgroup and cpuset (moves, changes). */
+static void json_segments(struct kt_json *j, const Ktstr__WorkerStats *s)
+{
+	kt_json_key(j, "segments");
+	kt_json_arr_begin(j);
+	for (size_t i = 0; i < s->n_segments; i++) {
+		kt_json_obj_begin(j);
+		kt_json_key(j, "cgroup");
+		kt_json_str(j, s->segments[i]->cgroup);
+		kt_json_key(j, "cpus");
+		json_cpus(j, s->segments[i]->cpus, s->segments[i]->n_cpus);
+		kt_json_key(j, "cpus_seen");
+		json_cpus(j, s->segments[i]->cpus_seen, s->segments[i]->n_cpus_seen);
+		kt_json_obj_end(j);
+	}
+	kt_json_arr_end(j);
+}
+
 static void json_cgroups(struct kt_json *j, const Ktstr__ScenarioResult *res)
 {
 	char wt[32];
@@ -91,9 +109,36 @@ static void json_cgroups(struct kt_json *j, const Ktstr__ScenarioResult *res)
 			json_cpus(j, s->cpus_seen, s->n_cpus_seen);
 			if (s->wake_latency)
 				json_wake(j, s->wake_latency);
+			if (s->n_segments)
+				json_segments(j, s);
 			kt_json_obj_end(j);
 		}
 		kt_json_arr_end(j);
+		kt_json_obj_end(j);
+	}
+	kt_json_arr_end(j);
+}
+
+/* Where the guest's payloads ended; output is untrusted guest text. */
+static void json_payloads(struct kt_json *j, const Ktstr__ScenarioResult *res)
+{
+	kt_json_arr_begin(j);
+	for (size_t i = 0; res && i < res->n_payloads; i++) {
+		const Ktstr__PayloadResult *p = res->payloads[i];
+
+		kt_json_obj_begin(j);
+		kt_json_key(j, "name");
+		kt_json_str(j, p->name);
+		kt_json_key(j, "exit_code");
+		kt_json_i64(j, p->exit_code);
+		kt_json_key(j, "signal");
+		kt_json_i64(j, p->signal);
+		kt_json_key(j, "timed_out");
+		kt_json_bool(j, p->timed_out);
+		kt_json_key(j, "run_ms");
+		kt_json_u64(j, p->run_ms);
+		kt_json_key(j, "output");
+		kt_json_strn(j, p->output, strnlen(p->output, 4096));
 		kt_json_obj_end(j);
 	}
 	kt_json_arr_end(j);
@@ -159,6 +204,8 @@ void kt_report_json(FILE *f, const struct kt_entry_req *req, const struct kt_ent
 	kt_json_str(&j, r->hello ? r->hello->kernel_release : NULL);
 	kt_json_key(&j, "cgroups");
 	json_cgroups(&j, r->result);
+	kt_json_key(&j, "payloads");
+	json_payloads(&j, r->result);
 	kt_json_key(&j, "checks");
 	kt_json_arr_begin(&j);
 	for (size_t i = 0; i < r->n_checks; i++) {

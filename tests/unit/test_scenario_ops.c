@@ -181,11 +181,236 @@ static void test_loop_ops(void **state)
 		  "hold");
 }
 
+/* One step around OPS (YAML flow items, one per line from line 4 on). */
+#define STEP(ops) "name: t\nbackdrop: [{name: bg, workers: 1}]\nsteps:\n  - ops:\n" ops
+
+static const struct { const char *yaml, *want; } rejects[] = {
+	/* op forms */
+	{ STEP("      - {frobnicate: x}\n"), "t.yaml:5: steps[0].ops[0]: unknown op 'frobnicate'" },
+	{ STEP("      - snapshot\n"), "t.yaml:5: steps[0].ops[0]: expected an op" },
+	{ STEP("      - {snapshot: a, stop_cgroup: bg}\n"), "t.yaml:5: steps[0].ops[0]: expected an op" },
+	{ STEP("      - {snapshot: ../x}\n"), "t.yaml:5: steps[0].ops[0].snapshot: '../x' is not a valid name" },
+	{ STEP("      - {watch_snapshot: \"a b\"}\n"), "t.yaml:5: steps[0].ops[0].watch_snapshot: " },
+	{ STEP("      - {add_cgroup: {name: a, wrokers: 1}}\n"), "t.yaml:5: steps[0].ops[0].add_cgroup.wrokers: unknown key" },
+	{ STEP("      - {remove_cgroup: {name: a}}\n"), "t.yaml:5: steps[0].ops[0].remove_cgroup: expected a name" },
+	{ STEP("      - {set_cpuset: {cgroup: bg}}\n"), "t.yaml:5: steps[0].ops[0].set_cpuset.cpuset: missing" },
+	{ STEP("      - {set_cpuset: {cgroup: bg, cpuset: {numa: -1}}}\n"), "t.yaml:5: steps[0].ops[0].set_cpuset.cpuset.numa: " },
+	{ STEP("      - {swap_cpusets: {a: bg}}\n"), "t.yaml:5: steps[0].ops[0].swap_cpusets.b: missing" },
+	{ STEP("      - {spawn: {workers: 1}}\n"), "t.yaml:5: steps[0].ops[0].spawn.cgroup: missing" },
+	{ STEP("      - {spawn: {cgroup: bg, workers: 3, work: pipe_io}}\n"), "t.yaml:5: steps[0].ops[0].spawn.workers: pipe_io needs an even number" },
+	{ STEP("      - {spawn_host: {cgroup: bg, workers: 0}}\n"), "t.yaml:5: steps[0].ops[0].spawn_host.workers: " },
+	{ STEP("      - {set_affinity: {cgroup: bg, kind: some}}\n"), "t.yaml:5: steps[0].ops[0].set_affinity.kind: unknown affinity 'some'" },
+	{ STEP("      - {set_affinity: {cgroup: bg, kind: {random_subset: {}}}}\n"), "t.yaml:5: steps[0].ops[0].set_affinity.kind.random_subset.count: missing" },
+	{ STEP("      - {set_affinity: {cgroup: bg, kind: {exact: []}}}\n"), "t.yaml:5: steps[0].ops[0].set_affinity.kind.exact: the CPU list is empty" },
+	{ STEP("      - {move_all_tasks: {from: bg, into: bg}}\n"), "t.yaml:5: steps[0].ops[0].move_all_tasks.into: unknown key" },
+	{ STEP("      - {run_payload: {name: p}}\n"), "t.yaml:5: steps[0].ops[0].run_payload.path: missing" },
+	{ STEP("      - {run_payload: {name: p, path: bin/true}}\n"), "t.yaml:5: steps[0].ops[0].run_payload.path: 'bin/true' is not an absolute path" },
+	{ STEP("      - {run_payload: {name: p, path: /bin/true, exit_code: 256}}\n"), "t.yaml:5: steps[0].ops[0].run_payload.exit_code: 256 is out of range 0..255" },
+	{ STEP("      - {run_payload: {name: p, path: /bin/true, args: [[1]]}}\n"), "t.yaml:5: steps[0].ops[0].run_payload.args[0]: expected an argument" },
+	{ STEP("      - {run_payload: {name: p, path: /bin/true, metrics: [{min: 1}]}}\n"), "t.yaml:5: steps[0].ops[0].run_payload.metrics[0].path: missing" },
+	{ STEP("      - {run_payload: {name: p, path: /bin/true, metrics: [{path: a..b}]}}\n"), "t.yaml:5: steps[0].ops[0].run_payload.metrics[0].path: 'a..b' has an empty part" },
+	{ STEP("      - {run_payload: {name: p, path: /bin/true, metrics: [{path: a, min: 2, max: 1}]}}\n"), "t.yaml:5: steps[0].ops[0].run_payload.metrics[0].max: 1 is below min (2)" },
+	{ STEP("      - {run_payload: {name: p, path: /usr/bin/true}}\n      - {run_payload: {name: q, path: /bin/true}}\n"), "t.yaml:6: steps[0].ops[1].run_payload: /usr/bin/true and /bin/true would both be /bin/true" },
+	{ STEP("      - {wait_payload: {name: p}}\n"), "t.yaml:5: steps[0].ops[0].wait_payload.timeout_ms: missing" },
+	{ STEP("      - {kill_payload: [p]}\n"), "t.yaml:5: steps[0].ops[0].kill_payload: expected a name" },
+	/* names through the steps */
+	{ STEP("      - {stop_cgroup: nope}\n"), "t.yaml:5: steps[0].ops[0].stop_cgroup: stop_cgroup: cgroup 'nope' does not exist at this point" },
+	{ STEP("      - {add_cgroup: {name: bg}}\n"), "t.yaml:5: steps[0].ops[0].add_cgroup: add_cgroup: cgroup 'bg' already exists" },
+	{ STEP("      - {add_cgroup: {name: a, parent: nope}}\n"), "t.yaml:5: steps[0].ops[0].add_cgroup: add_cgroup: parent of 'a': cgroup 'nope' does not exist" },
+	{ STEP("      - {remove_cgroup: bg}\n"), "t.yaml:5: steps[0].ops[0].remove_cgroup: remove_cgroup: cgroup 'bg' was not made by add_cgroup" },
+	{ STEP("      - {add_cgroup: {name: a}}\n      - {add_cgroup: {name: b, parent: a}}\n      - {remove_cgroup: a}\n"), "t.yaml:7: steps[0].ops[2].remove_cgroup: remove_cgroup: cgroup 'a' still has the child cgroup 'b'" },
+	{ STEP("      - {add_cgroup: {name: a}}\n      - {remove_cgroup: a}\n      - {add_cgroup: {name: a}}\n"), "t.yaml:7: steps[0].ops[2].add_cgroup: add_cgroup: cgroup 'a' was already made in this step" },
+	{ STEP("      - {swap_cpusets: {a: bg, b: bg}}\n"), "t.yaml:5: steps[0].ops[0].swap_cpusets: swap_cpusets: swaps cgroup 'bg' with itself" },
+	{ STEP("      - {move_all_tasks: {from: bg, to: bg}}\n"), "t.yaml:5: steps[0].ops[0].move_all_tasks: move_all_tasks: moves cgroup 'bg' into itself" },
+	{ STEP("      - {set_affinity: {cgroup: bg, kind: {cross_cgroup: nope}}}\n"), "t.yaml:5: steps[0].ops[0].set_affinity: set_affinity: cross_cgroup: cgroup 'nope' does not exist" },
+	{ STEP("      - {wait_payload: {name: p, timeout_ms: 10}}\n"), "t.yaml:5: steps[0].ops[0].wait_payload: wait_payload: payload 'p' is not running at this point" },
+	{ STEP("      - {run_payload: {name: p, path: /bin/true}}\n      - {kill_payload: p}\n      - {kill_payload: p}\n"), "t.yaml:7: steps[0].ops[2].kill_payload: kill_payload: payload 'p' is not running" },
+	{ STEP("      - {run_payload: {name: p, path: /bin/true}}\n  - ops:\n      - {run_payload: {name: p, path: /bin/true}}\n"), "t.yaml:7: steps[1].ops[0].run_payload: run_payload: payload 'p' already ran" },
+	{ STEP("      - {run_payload: {name: p, path: /bin/true, cgroup: nope}}\n"), "t.yaml:5: steps[0].ops[0].run_payload: run_payload: cgroup 'nope' does not exist" },
+	/* a step's own cgroups come after its ops and end with the step */
+	{ STEP("      - {stop_cgroup: c}\n    cgroups: [{name: c}]\n"), "t.yaml:5: steps[0].ops[0].stop_cgroup: stop_cgroup: cgroup 'c' does not exist" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: c}]\n  - ops: [{stop_cgroup: c}]\n", "t.yaml:4: steps[1].ops[0].stop_cgroup: stop_cgroup: cgroup 'c' does not exist" },
+	{ "name: t\nbackdrop: [{name: c}]\nsteps:\n  - cgroups: [{name: c}]\n", "t.yaml:4: steps[0].cgroups[0]: cgroup 'c' already exists" },
+	{ "name: t\nsteps:\n  - cgroups:\n      - {name: c, parent: d}\n      - {name: d}\n", "t.yaml:4: steps[0].cgroups[0]: parent of 'c': cgroup 'd' does not exist" },
+	{ "name: t\nbackdrop:\n  - {name: c, parent: c}\nsteps: []\n", "t.yaml:3: backdrop[0].parent: a cgroup cannot be its own parent" },
+	{ "name: t\nbackdrop:\n  - {name: c, affinity: {cross_cgroup: x}}\nsteps: []\n", "t.yaml:3: backdrop[0]: cross_cgroup: cgroup 'x' does not exist" },
+	{ "name: t\nbackdrop: {name: c}\nsteps: []\n", "t.yaml:2: backdrop: expected a list of cgroups" },
+	/* cgroup fields */
+	{ "name: t\nsteps:\n  - cgroups: [{name: c, cpuset: {range: {start: 0.5, end: 0.5}}}]\n", "t.yaml:3: steps[0].cgroups[0].cpuset.range.end: 0.5 must be greater than start (0.5)" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: c, cpuset: {range: {start: 0}}}]\n", "t.yaml:3: steps[0].cgroups[0].cpuset.range.end: missing" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: c, cpuset: {overlap: {index: 0, of: 2}}}]\n", "t.yaml:3: steps[0].cgroups[0].cpuset.overlap.frac: missing" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: c, cpuset: {overlap: {index: 0, of: 2, frac: 1.5}}}]\n", "t.yaml:3: steps[0].cgroups[0].cpuset.overlap.frac: 1.5 is out of range" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: c, cpuset: {numa: x}}]\n", "t.yaml:3: steps[0].cgroups[0].cpuset.numa: " },
+	{ "name: t\nsteps:\n  - cgroups: [{name: c, policy: fifo}]\n", "t.yaml:3: steps[0].cgroups[0].policy: unknown policy 'fifo'" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: c, policy: {fifo: 100}}]\n", "t.yaml:3: steps[0].cgroups[0].policy.fifo: '100' is out of range" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: c, policy: {rr: 0}}]\n", "t.yaml:3: steps[0].cgroups[0].policy.rr: '0' is out of range" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: c, policy: {deadline: 1}}]\n", "t.yaml:3: steps[0].cgroups[0].policy: unknown policy 'deadline'" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: c, nice: 20}]\n", "t.yaml:3: steps[0].cgroups[0].nice: 20 is out of range -20..19" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: c, policy: idle, nice: 1}]\n", "t.yaml:3: steps[0].cgroups[0].nice: nice applies to the normal and batch policies only" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: c, affinity: {single_cpu: 1}}]\n", "t.yaml:3: steps[0].cgroups[0].affinity: unknown affinity 'single_cpu'" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: c, affinity: {random_subset: {count: 0}}}]\n", "t.yaml:3: steps[0].cgroups[0].affinity.random_subset.count: '0' is out of range" },
+	/* holds and steps */
+	{ "name: t\nsteps:\n  - cgroups: [{name: c}]\n    hold: {loop: {frac: 0.5}}\n", "t.yaml:4: steps[0].hold.loop.interval_ms: missing" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: c}]\n    hold: {loop: {interval_ms: 5}}\n", "t.yaml:4: steps[0].hold.loop: expected one of frac, fixed_ms" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: c}]\n    hold: {loop: {frac: 0.5, interval_ms: 0}}\n", "t.yaml:4: steps[0].hold.loop.interval_ms: '0' is out of range" },
+	{ "name: t\nsteps:\n  - cgroups: [{name: c}]\n    hold: {frac: 0.5, loop: {frac: 0.5, interval_ms: 5}}\n", "t.yaml:4: steps[0].hold: give only one of frac, fixed_ms, loop" },
+	{ "name: t\nsteps:\n  - hold: {frac: 0.5}\n", "t.yaml:3: steps[0].cgroups: missing" },
+	{ "name: t\nsteps:\n  - ops: []\n", "t.yaml:3: steps[0].ops: expected 1 to 64 ops, got 0" },
+	{ "name: t\nbackdrop: [{name: b}]\nsteps:\n  - ops: [{snapshot: s}]\n    hold: {loop: {frac: 0.5, interval_ms: 5}}\n", "t.yaml:4: steps[0].ops[0].snapshot: snapshot cannot repeat in a loop hold" },
+};
+
+static void test_rejects(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(rejects) / sizeof(rejects[0]); i++)
+		parse_err(rejects[i].yaml, rejects[i].want);
+}
+
+/* Accepted forms not in the full example, and what they mean. */
+static void test_accepts(void **state)
+{
+	struct kt_scenario *s;
+	Ktstr__EntrySpec *es;
+
+	(void)state;
+	/* A step of ops and a hold only; loop by fixed_ms; defaults fill
+	 * add_cgroup's and spawn's worker counts; exists-only metrics. */
+	s = parse_ok("name: t\nbackdrop: [{name: bg, cpuset: {numa: 0}}]\nsteps:\n"
+		     "  - ops:\n      - {add_cgroup: {name: a}}\n"
+		     "      - {spawn: {cgroup: a}}\n"
+		     "      - {spawn_host: {cgroup: a, policy: {rr: 1}}}\n"
+		     "      - {add_cgroup: {name: n, parent: a, cpuset: {exact: [0]}}}\n"
+		     "  - ops: [{swap_cpusets: {a: a, b: bg}}, {move_all_tasks: {from: a, to: bg}},\n"
+		     "          {clear_cpuset: bg}, {set_cpuset: {cgroup: a, cpuset: {llc: 0}}}]\n"
+		     "    hold: {loop: {fixed_ms: 300, interval_ms: 100}}\n"
+		     "  - cgroups: [{name: c, parent: n, nice: 19, policy: batch}]\n");
+	es = spec_of(s);
+	assert_int_equal(es->n_steps, 3);
+	assert_int_equal(es->backdrop[0]->workers, 2);
+	assert_int_equal(es->steps[0]->ops[0]->add_cgroup->workers, 2);
+	assert_int_equal(es->steps[0]->ops[1]->spawn->workers, 2);
+	assert_int_equal(es->steps[0]->ops[2]->spawn_host->policy->kind,
+			 KTSTR__POLICY_KIND__POLICY_RR);
+	assert_int_equal(es->steps[1]->hold->kind, KTSTR__HOLD_SPEC__KIND__LOOP);
+	assert_int_equal(kt_spec_hold_ms(es, es->steps[1]), 300);
+	assert_string_equal(es->steps[2]->cgroups[0]->parent, "n");
+	assert_int_equal(es->steps[2]->cgroups[0]->policy->nice, 19);
+	/* Isolation defaults on: there are cpusets to keep. */
+	assert_true(kt_scenario_checks(s)->isolation);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+}
+
+/* The plan the host checks results against. */
+static void test_plan(void **state)
+{
+	struct kt_scenario *s = parse_ok(full);
+	Ktstr__EntrySpec *es = spec_of(s);
+	struct kt_spec_plan plan;
+	struct kt_err e;
+
+	(void)state;
+	assert_int_equal(kt_spec_resolve(es, &plan, NULL, &e), 0);
+	/* bg, outer, a, b (step 0 ops), cg_0..cg_3: 8 cgroups. */
+	assert_int_equal(plan.n, 8);
+	assert_string_equal(plan.cg[2].name, "a");
+	assert_int_equal(plan.cg[2].workers, 4); /* 2 + spawn 2 */
+	assert_true(plan.cg[2].cpuset_changed);
+	assert_true(plan.cg[0].cpuset_changed);  /* bg: swapped */
+	assert_false(plan.cg[1].cpuset_changed);
+	/* spawn_host on b lands in b's parent, outer. */
+	assert_int_equal(plan.cg[1].workers, 2);
+	assert_int_equal(plan.cg[3].workers, 2);
+	assert_int_equal(plan.n_payloads, 2);
+	kt_spec_plan_free(&plan);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+	/* spawn_host on a top cgroup: the root, made at the first one. */
+	s = parse_ok("name: t\nbackdrop: [{name: bg}]\nsteps:\n"
+		     "  - ops: [{spawn_host: {cgroup: bg, workers: 3}}]\n"
+		     "  - ops: [{spawn_host: {cgroup: bg, workers: 1}}]\n");
+	es = spec_of(s);
+	assert_int_equal(kt_spec_resolve(es, &plan, NULL, &e), 0);
+	assert_int_equal(plan.n, 2);
+	assert_string_equal(plan.cg[1].name, KT_SPEC_ROOT_CGROUP);
+	assert_int_equal(plan.cg[1].step, 0);
+	assert_int_equal(plan.cg[1].workers, 4);
+	assert_null(plan.cg[1].spec);
+	kt_spec_plan_free(&plan);
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+}
+
+/* The guest's rules on specs the host would not write. */
+static void test_validate(void **state)
+{
+	struct kt_scenario *s = parse_ok(full);
+	Ktstr__EntrySpec *es = spec_of(s);
+	Ktstr__StepSpec *st = es->steps[0];
+	struct kt_err e;
+
+	(void)state;
+	st->cgroups[1]->policy->priority = 0;
+	assert_int_equal(kt_spec_validate(es, &e), -1);
+	assert_non_null(strstr(e.msg, "cgroup 'cg_1': policy priority 0"));
+	st->cgroups[1]->policy->priority = 10;
+	st->cgroups[0]->cpuset->frac = 2;
+	assert_int_equal(kt_spec_validate(es, &e), -1);
+	assert_non_null(strstr(e.msg, "overlap frac 2"));
+	st->cgroups[0]->cpuset->frac = 0.5;
+	st->ops[11]->wait_payload->timeout_ms = 0;
+	assert_int_equal(kt_spec_validate(es, &e), -1);
+	assert_non_null(strstr(e.msg, "step 0 op 11 (wait_payload): timeout_ms 0"));
+	st->ops[11]->wait_payload->timeout_ms = 5;
+	st->ops[6]->op_case = KTSTR__OP__OP__NOT_SET;
+	assert_int_equal(kt_spec_validate(es, &e), -1);
+	assert_non_null(strstr(e.msg, "no op set"));
+	st->ops[6]->op_case = KTSTR__OP__OP_STOP_CGROUP;
+	free(st->ops[6]->stop_cgroup);
+	st->ops[6]->stop_cgroup = strdup("ghost");
+	assert_int_equal(kt_spec_validate(es, &e), -1);
+	assert_non_null(strstr(e.msg, "cgroup 'ghost' does not exist at this point"));
+	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+}
+
+/* Topologies: numa beyond the nodes, exact affinity CPUs beyond the CPUs. */
+static void test_fits_kinds(void **state)
+{
+	struct kt_scenario *s = parse_ok(
+		"name: f\nbackdrop: [{name: b, cpuset: {numa: 1}}]\nsteps:\n"
+		"  - ops: [{set_affinity: {cgroup: b, kind: {exact: [3]}}}]\n"
+		"    cgroups: [{name: c, cpuset: {overlap: {index: 1, of: 4, frac: 0}},\n"
+		"               affinity: {random_subset: {count: 2}}}]\n");
+	struct kt_topo t;
+	struct kt_err e;
+
+	(void)state;
+	assert_int_equal(kt_topo_parse("2n2l4c1t", &t, &e), 0);
+	assert_int_equal(kt_scenario_fits(s, &t, &e), 0);
+	assert_int_equal(kt_topo_parse("1n2l2c1t", &t, &e), 0);
+	assert_int_equal(kt_scenario_fits(s, &t, &e), -1);
+	assert_non_null(strstr(e.msg, "backdrop cgroup 'b': cpuset does not fit"));
+	assert_non_null(strstr(e.msg, "NUMA node 1 is out of range"));
+	assert_int_equal(kt_topo_parse("2n2l1c1t", &t, &e), 0);
+	assert_int_equal(kt_scenario_fits(s, &t, &e), -1);
+	assert_non_null(strstr(e.msg, "ops[0] (set_affinity): affinity does not fit"));
+	assert_int_equal(kt_topo_parse("2n4l1c1t", &t, &e), 0);
+	assert_int_equal(kt_scenario_fits(s, &t, &e), -1);
+	assert_non_null(strstr(e.msg, "random_subset of 2 CPUs from a cpuset of 1"));
+	kt_scenario_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_syntax),
 		cmocka_unit_test(test_loop_ops),
+		cmocka_unit_test(test_rejects),
+		cmocka_unit_test(test_accepts),
+		cmocka_unit_test(test_plan),
+		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_fits_kinds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
