@@ -1251,19 +1251,35 @@ static void add_feature(struct kt_gauntlet_item *it, uint32_t id)
 		it->features[it->n_features++] = id;
 }
 
-static void item_of(const struct kt_matrix *m, const struct combo *cb,
-		    const struct kt_cost_sample *s, size_t ns, struct kt_gauntlet_item *it,
-		    struct kt_matrix_budget_report *rep)
+/* The kernels an entry of scheduler S really runs on: a sched_ext
+ * scheduler's entries on a kernel without it are recorded skip, unrun. */
+static size_t runs_on(const struct kt_matrix *m, const struct kt_matrix_kernel_info *ki,
+		      const struct sched *s)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < m->kernels.n; k++)
+		n += !(strcmp(s->name, EEVDF) && ki && ki[k].has_sched_ext == 0);
+	return n;
+}
+
+static void item_of(const struct kt_matrix *m, const struct kt_matrix_kernel_info *ki,
+		    const struct combo *cb, const struct kt_cost_sample *s, size_t ns,
+		    struct kt_gauntlet_item *it, struct kt_matrix_budget_report *rep)
 {
 	const struct test *t = &m->tests[cb->test];
 	const struct kt_topo *tp = &t->tl[cb->topo].t;
 	uint32_t mask = m->scheds[cb->sched].profiles[cb->prof].mask;
 	uint32_t tf = kt_gauntlet_topo_features(tp);
+	size_t kernels = runs_on(m, ki, &m->scheds[cb->sched]);
 	enum kt_cost_source src;
 
 	memset(it, 0, sizeof(*it));
-	it->cost_ms = kt_gauntlet_cost(s, ns, tp, t->accel, t->duration_ms, &src) *
-		      (double)m->kernels.n;
+	/* Skipped entries cost nothing to speak of (1 ms: costs are > 0). */
+	it->cost_ms = kernels ? kt_gauntlet_cost(s, ns, tp, t->accel, t->duration_ms, &src) *
+				(double)kernels : 1;
+	if (!kernels)
+		src = KT_COST_MODEL;
 	rep->cost_sources[src]++;
 	it->group = (uint32_t)cb->test;
 	for (uint32_t f = 0; f < KT_GF_TOPO_N; f++)
@@ -1278,16 +1294,16 @@ static void item_of(const struct kt_matrix *m, const struct combo *cb,
 }
 
 /* Apply one budget to the combinations IDX[0..K) of CB. */
-static void choose(const struct kt_matrix *m, struct combo *cb, const size_t *idx, size_t k,
-		   uint64_t budget_ms, const struct kt_cost_sample *s, size_t ns,
-		   struct kt_matrix_budget_report *rep)
+static void choose(const struct kt_matrix *m, const struct kt_matrix_kernel_info *ki,
+		   struct combo *cb, const size_t *idx, size_t k, uint64_t budget_ms,
+		   const struct kt_cost_sample *s, size_t ns, struct kt_matrix_budget_report *rep)
 {
 	struct kt_gauntlet_item *items = kt_xcalloc(k + 1, sizeof(*items));
 	bool *chosen = kt_xcalloc(k + 1, sizeof(*chosen));
 	struct kt_gauntlet_choice ch;
 
 	for (size_t j = 0; j < k; j++)
-		item_of(m, &cb[idx[j]], s, ns, &items[j], rep);
+		item_of(m, ki, &cb[idx[j]], s, ns, &items[j], rep);
 	kt_gauntlet_select(items, k, (double)budget_ms, chosen, &ch);
 	for (size_t j = 0; j < k; j++)
 		cb[idx[j]].run = chosen[j];
@@ -1324,8 +1340,8 @@ static int check_kept(const struct kt_matrix *m, const struct combo *cb, size_t 
 
 /* Budgets: each test's own alone, the matrix's over all other tests
  * together. */
-static int apply_budgets(const struct kt_matrix *m, struct combo *cb, size_t nc,
-			 const struct kt_cost_sample *s, size_t ns,
+static int apply_budgets(const struct kt_matrix *m, const struct kt_matrix_kernel_info *ki,
+			 struct combo *cb, size_t nc, const struct kt_cost_sample *s, size_t ns,
 			 struct kt_matrix_budget_report *rep, struct kt_err *err)
 {
 	size_t *idx = kt_xcalloc(nc + 1, sizeof(*idx)), k;
@@ -1337,14 +1353,14 @@ static int apply_budgets(const struct kt_matrix *m, struct combo *cb, size_t nc,
 		for (size_t j = 0; j < nc; j++)
 			if (cb[j].test == ti)
 				idx[k++] = j;
-		choose(m, cb, idx, k, m->tests[ti].budget_ms, s, ns, rep);
+		choose(m, ki, cb, idx, k, m->tests[ti].budget_ms, s, ns, rep);
 	}
 	k = 0;
 	for (size_t j = 0; m->budget_ms && j < nc; j++)
 		if (!m->tests[cb[j].test].budget_ms)
 			idx[k++] = j;
 	if (k)
-		choose(m, cb, idx, k, m->budget_ms, s, ns, rep);
+		choose(m, ki, cb, idx, k, m->budget_ms, s, ns, rep);
 	free(idx);
 	return check_kept(m, cb, nc, err);
 }
@@ -1372,7 +1388,8 @@ int kt_matrix_expand_budget(const struct kt_matrix *m, const struct kt_matrix_ke
 	if (check_labels(m, kinfo, err))
 		return -1;
 	cb = combos_of(m, &nc);
-	if (kt_matrix_has_budget(m) && apply_budgets(m, cb, nc, samples, n_samples, &r, err)) {
+	if (kt_matrix_has_budget(m) &&
+	    apply_budgets(m, kinfo, cb, nc, samples, n_samples, &r, err)) {
 		free(cb);
 		return -1;
 	}

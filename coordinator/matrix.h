@@ -66,7 +66,8 @@
  * A combination costs its estimated entry time (kt_gauntlet_cost: mean
  * measured total_ms of that topology and accel from stored results,
  * scaled to the test's duration; else extrapolated over vCPUs; else the
- * boot model) times the number of kernels. kt_gauntlet_select takes first
+ * boot model) times the number of kernels it runs on (skipped entries
+ * cost next to nothing). kt_gauntlet_select takes first
  * the combinations that add the most uncovered features (topology
  * classes, schedulers, default profiles, flags) per second, then fills
  * the rest cheapest first. A budget that leaves a test without entries is
@@ -176,10 +177,11 @@ struct kt_entry_def {
 	char *skip_reason;   /* "" = runs; else why it is recorded `skip` unrun */
 };
 
-/* The entries of M (every combination: budgets use the boot model, see
- * kt_matrix_expand_budget), in a stable order: test, topology, scheduler, profile,
- * kernel (the name's order). KINFO has kt_matrix_n_kernels items, or is
- * NULL (labels = the refs as written, sched_ext unknown). A sched_ext
+/* The entries of M, in a stable order: test, topology, scheduler, profile,
+ * kernel (the name's order); budgets, if any, with the boot model's
+ * costs (kt_matrix_expand_budget takes measured ones). KINFO has
+ * kt_matrix_n_kernels items, or is NULL (labels = the refs as written,
+ * sched_ext unknown). A sched_ext
  * scheduler (any but eevdf) on a kernel with has_sched_ext 0 gets a
  * skip_reason. Labels must be 1..127 printable characters without '/' or
  * spaces, and distinct (two refs that resolve to the same kernel would

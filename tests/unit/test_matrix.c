@@ -1000,6 +1000,26 @@ static void test_budget_matrix_and_errors(void **state)
 	assert_string_equal(err.msg, "m.yaml:5: budget: 1000 ms leaves test 'steady' without "
 			    "entries (raise it, or give the test its own budget)");
 	kt_matrix_free(m);
+	/* Entries recorded skip (no sched_ext on the kernel) cost nothing:
+	 * 4 presets at 2 s cost 4.57 s each by the boot model on the one
+	 * kernel that runs them, so all fit 19 s (at two kernels, two would). */
+	m = parse_ok("name: g\nkernels: [a, b]\nschedulers: [{name: scx-ktstr}]\n"
+		     "tests:\n  - {scenario: steady, gauntlet: true, budget: 19s,\n"
+		     "     constraints: {max_cpus: 4}}\n");
+	{
+		struct kt_matrix_kernel_info ki[2] = { { "a", 1 }, { "b", 0 } };
+
+		if (kt_matrix_expand_budget(m, ki, NULL, 0, NULL, &d, &n, &err))
+			fail_msg("%s", err.msg);
+		assert_int_equal(n, 8);
+		assert_string_equal(d[1].skip_reason, "scx-ktstr needs sched_ext; kernel b has none");
+		kt_entry_defs_free(d, n);
+		if (kt_matrix_expand_budget(m, NULL, NULL, 0, NULL, &d, &n, &err))
+			fail_msg("%s", err.msg);
+		assert_int_equal(n, 4);
+		kt_entry_defs_free(d, n);
+	}
+	kt_matrix_free(m);
 	/* Without a budget everything runs, whatever the costs. */
 	m = parse_ok(GHEAD "tests:\n  - {scenario: steady, gauntlet: true}\n");
 	assert_false(kt_matrix_has_budget(m));
