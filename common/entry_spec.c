@@ -608,8 +608,7 @@ static int need_live(struct walk *w, const char *name, struct live **out, struct
 	return 0;
 }
 
-static size_t plan_add(struct walk *w, const char *name, const Ktstr__CgroupSpec *cg,
-		       bool ops_only)
+static size_t plan_add(struct walk *w, const char *name, const Ktstr__CgroupSpec *cg)
 {
 	struct kt_spec_cg *p;
 
@@ -620,12 +619,11 @@ static size_t plan_add(struct walk *w, const char *name, const Ktstr__CgroupSpec
 	p->step = w->step;
 	p->spec = cg;
 	p->workers = cg ? cg->workers : 0;
-	p->ops_only = ops_only;
 	return w->plan.n++;
 }
 
 /* Make CG live (a backdrop, op or step cgroup). */
-static int make(struct walk *w, const Ktstr__CgroupSpec *cg, bool op_made, bool ops_only,
+static int make(struct walk *w, const Ktstr__CgroupSpec *cg, bool op_made,
 		struct kt_err *err)
 {
 	if (find_live(w, cg->name))
@@ -642,7 +640,7 @@ static int make(struct walk *w, const Ktstr__CgroupSpec *cg, bool op_made, bool 
 	w->live[w->n_live].name = cg->name;
 	w->live[w->n_live].parent = cg->parent;
 	w->live[w->n_live].op_made = op_made;
-	w->live[w->n_live].plan = plan_add(w, cg->name, cg, ops_only);
+	w->live[w->n_live].plan = plan_add(w, cg->name, cg);
 	w->n_live++;
 	return 0;
 }
@@ -687,7 +685,7 @@ static int spawn_op(struct walk *w, const Ktstr__Spawn *sp, bool host, struct kt
 		return -1;
 	if (host && !l->parent[0]) {
 		if (w->root == SIZE_MAX)
-			w->root = plan_add(w, KT_SPEC_ROOT_CGROUP, NULL, true);
+			w->root = plan_add(w, KT_SPEC_ROOT_CGROUP, NULL);
 		w->plan.cg[w->root].workers += sp->workers;
 		return 0;
 	}
@@ -736,7 +734,7 @@ static int walk_op(struct walk *w, const Ktstr__Op *op, struct kt_err *err)
 {
 	switch (op->op_case) {
 	case KTSTR__OP__OP_ADD_CGROUP:
-		return make(w, op->add_cgroup, true, true, err);
+		return make(w, op->add_cgroup, true, err);
 	case KTSTR__OP__OP_REMOVE_CGROUP:
 		return remove_op(w, op->remove_cgroup, err);
 	case KTSTR__OP__OP_SET_CPUSET:
@@ -799,7 +797,7 @@ static int walk_step(struct walk *w, const Ktstr__StepSpec *st, size_t si,
 		     struct kt_spec_where *where, struct kt_err *err)
 {
 	bool loop = st->hold && st->hold->kind == KTSTR__HOLD_SPEC__KIND__LOOP;
-	size_t keep = w->n_live;
+	size_t keep;
 
 	where->step = si;
 	where->at = KT_AT_OP;
@@ -816,7 +814,7 @@ static int walk_step(struct walk *w, const Ktstr__StepSpec *st, size_t si,
 	keep = w->n_live;
 	for (size_t i = 0; i < st->n_cgroups; i++) {
 		where->index = i;
-		if (make(w, st->cgroups[i], false, false, err) ||
+		if (make(w, st->cgroups[i], false, err) ||
 		    cross_ok(w, st->cgroups[i]->affinity, err))
 			return -1;
 	}
@@ -845,7 +843,7 @@ int kt_spec_resolve(const Ktstr__EntrySpec *spec, struct kt_spec_plan *plan,
 	where->step = 0;
 	for (size_t i = 0; i < spec->n_backdrop && !rc; i++) {
 		where->index = i;
-		rc = make(&w, spec->backdrop[i], false, true, err);
+		rc = make(&w, spec->backdrop[i], false, err);
 		if (!rc)
 			rc = cross_ok(&w, spec->backdrop[i]->affinity, err);
 	}

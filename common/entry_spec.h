@@ -125,7 +125,6 @@ struct kt_spec_cg {
 	const Ktstr__CgroupSpec *spec;  /* NULL for the root */
 	unsigned workers;               /* its own plus spawn / spawn_host ops */
 	bool cpuset_changed;            /* set_cpuset, clear_cpuset or swap_cpusets */
-	bool ops_only;                  /* added by an op or the backdrop */
 };
 
 struct kt_spec_plan {

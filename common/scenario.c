@@ -1546,6 +1546,10 @@ double kt_scenario_planned_ms(const struct kt_scenario *s, uint64_t duration_ms)
 		const Ktstr__HoldSpec *h = s->spec->steps[i]->hold;
 
 		ms += h->frac > 0 ? h->frac * (double)duration_ms : h->ms;
+		/* A wait_payload may hold the step up to its timeout. */
+		for (size_t k = 0; k < s->spec->steps[i]->n_ops; k++)
+			if (s->spec->steps[i]->ops[k]->op_case == KTSTR__OP__OP_WAIT_PAYLOAD)
+				ms += s->spec->steps[i]->ops[k]->wait_payload->timeout_ms;
 	}
 	return ms;
 }

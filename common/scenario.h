@@ -160,8 +160,9 @@ const struct kt_checks_cfg *kt_scenario_checks(const struct kt_scenario *s);
  * guest boots. The error names the cgroup and the topology. */
 int kt_scenario_fits(const struct kt_scenario *s, const struct kt_topo *t, struct kt_err *err);
 
-/* Planned hold time of all steps for a run of DURATION_MS, in ms: what a
- * guest watchdog must allow beyond boot and set-up. */
+/* Planned hold time of all steps for a run of DURATION_MS, in ms, with
+ * every wait_payload's timeout: what a guest watchdog must allow beyond
+ * boot and set-up. */
 double kt_scenario_planned_ms(const struct kt_scenario *s, uint64_t duration_ms);
 
 /* Build and pack the EntrySpec (version KT_SCENARIO_ENTRY_VERSION) for one

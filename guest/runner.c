@@ -345,6 +345,30 @@ static bool within(const struct rcg *c, const struct rcg *below)
 	return false;
 }
 
+/* W's segment for cgroup CG on CPUS[N], if it has one: a loop hold that
+ * sets the same cpuset again, or swaps two back and forth, adds to the
+ * segments it has instead of growing the result without bound. */
+static Ktstr__Segment *seg_find(Ktstr__WorkerStats *w, const char *cg, const uint32_t *cpus,
+				size_t n)
+{
+	for (size_t i = 0; i < w->n_segments; i++) {
+		Ktstr__Segment *s = w->segments[i];
+
+		if (!strcmp(s->cgroup, cg) && s->n_cpus == n &&
+		    !memcmp(s->cpus, cpus, n * sizeof(*cpus)))
+			return s;
+	}
+	return NULL;
+}
+
+/* Add SEEN[N] to segment S. */
+static void seg_merge(Ktstr__Segment *s, const uint32_t *seen, size_t n)
+{
+	s->cpus_seen = kt_xrealloc(s->cpus_seen, (s->n_cpus_seen + n + 1) * sizeof(uint32_t));
+	memcpy(s->cpus_seen + s->n_cpus_seen, seen, n * sizeof(uint32_t));
+	s->n_cpus_seen = kt_sort_uniq_u32(s->cpus_seen, s->n_cpus_seen + n);
+}
+
 /* Close B's open segment into each worker's WorkerStats. */
 static void seg_close(struct run *r, struct batch *b)
 {
@@ -354,9 +378,20 @@ static void seg_close(struct run *r, struct batch *b)
 		return;
 	for (unsigned i = 0; i < b->n; i++) {
 		Ktstr__WorkerStats *w = b->home->stats->workers[b->slot + i];
-		Ktstr__Segment *s = kt_xcalloc(1, sizeof(*s));
 		size_t n = kt_workset_segment_seen(b->ws, i, seen);
+		Ktstr__Segment *s = seg_find(w, b->seg_cg, b->seg_cpus, b->n_seg_cpus);
 
+		if (s) {
+			seg_merge(s, seen, n);
+			continue;
+		}
+		if (w->n_segments >= KT_RUNNER_MAX_SEGMENTS) {
+			/* Dropped, not misfiled: what it saw is not judged. */
+			kt_glog("cgroup '%s' worker %zu: more than %d segments, the rest dropped",
+				b->home->name, b->slot + i, KT_RUNNER_MAX_SEGMENTS);
+			continue;
+		}
+		s = kt_xcalloc(1, sizeof(*s));
 		ktstr__segment__init(s);
 		s->cgroup = kt_xstrdup(b->seg_cg);
 		s->cpus = kt_xcalloc(b->n_seg_cpus + 1, sizeof(uint32_t));
@@ -451,7 +486,8 @@ static int pin(struct run *r, struct rcg *c, const Ktstr__AffinitySpec *a, pid_t
 	CPU_ZERO_S(setsize, set);
 	for (size_t i = 0; i < n; i++)
 		CPU_SET_S(cpus[i], setsize, set);
-	if (sched_setaffinity(pid, setsize, set)) {
+	/* A worker that has already exited (ESRCH) has nothing to pin. */
+	if (sched_setaffinity(pid, setsize, set) && errno != ESRCH) {
 		kt_errf(err, "%s cgroup '%s': sched_setaffinity(%d): %s", what, c->name, (int)pid,
 			strerror(errno));
 		rc = -2;
@@ -464,6 +500,18 @@ out:
 	free(cpus);
 	free(out);
 	return rc;
+}
+
+/* After a failed write to cgroup.procs: the kernel refusing the layout
+ * (a task into a domain cgroup whose children have tasks, across thread
+ * subtrees) is the scenario's doing; anything else the guest's. */
+static Ktstr__ScenarioResult__Kind attach_fault(int en, struct kt_err *e)
+{
+	if (en != EBUSY && en != EOPNOTSUPP)
+		return GUEST_SETUP;
+	kt_err_prefix(e, "cgroup v2 refuses this layout (nested cgroups are threaded: tasks "
+		      "move only within their subtree)");
+	return SCENARIO_ERROR;
 }
 
 static void start(struct batch *b)
@@ -510,8 +558,10 @@ static struct batch *spawn(struct run *r, struct rcg *c, struct rcg *home, unsig
 		cpu_set_t set;
 
 		if (kt_cgroup_attach(c->path, pid, &e)) {
+			Ktstr__ScenarioResult__Kind k = attach_fault(errno, &e);
+
 			kt_err_prefix(&e, "%s cgroup '%s'", what, c->name);
-			return failure(r, GUEST_SETUP, &e), NULL;
+			return failure(r, k, &e), NULL;
 		}
 		if (a && a->kind != KTSTR__AFFINITY_KIND__AFFINITY_INHERIT &&
 		    (rc = pin(r, c, a, pid, index0 + i, what, &e)))
@@ -544,22 +594,13 @@ static void collect(struct run *r, struct batch *b)
 			b->home->name, killed, KT_RUNNER_GRACE_MS);
 	seg_close(r, b);
 	for (unsigned i = 0; i < b->n; i++) {
-		Ktstr__WorkerStats *w = b->home->stats->workers[b->slot + i];
-		Ktstr__Segment **segs = w->segments;
-		size_t nseg = w->n_segments;
-		uint32_t allowed = w->cpus_allowed_n;
 		struct kt_err e;
 
-		/* kt_workset_stats fills what it knows; keep ours. */
-		w->segments = NULL;
-		w->n_segments = 0;
-		if (kt_workset_stats(b->ws, i, w, &e)) {
+		/* It fills the telemetry fields; segments and the mask are ours. */
+		if (kt_workset_stats(b->ws, i, b->home->stats->workers[b->slot + i], &e)) {
 			kt_err_prefix(&e, "cgroup '%s'", b->home->name);
 			failure(r, kt_workset_death_signal(b->ws, i) ? WORKER_DIED : GUEST_SETUP, &e);
 		}
-		w->segments = segs;
-		w->n_segments = nseg;
-		w->cpus_allowed_n = allowed;
 	}
 	kt_workset_free(b->ws);
 	b->ws = NULL;
@@ -628,6 +669,8 @@ static int write_cpuset(struct run *r, struct rcg *c, const Ktstr__CpusetSpec *c
 
 		if (d != c && !d->gone && d->spec && within(d, c)) {
 			free(d->cpus);
+			d->cpus = NULL;
+			d->n_cpus = 0;
 			if (own_cpus(r, d->cpuset, d->parent, &d->cpus, &d->n_cpus, &e))
 				return failure(r, SCENARIO_ERROR, &e);
 		}
@@ -696,9 +739,15 @@ static int op_move(struct run *r, const Ktstr__MoveAllTasks *m, const char *what
 	}
 	for (size_t i = 0; i < n; i++) {
 		/* A task may exit in between (a fork_exit child): not an error. */
-		if (kt_cgroup_attach(to->path, pids[i], &e) && !kill(pids[i], 0)) {
+		if (kt_cgroup_attach(to->path, pids[i], &e)) {
+			int en = errno;
+			Ktstr__ScenarioResult__Kind k;
+
+			if (kill(pids[i], 0))
+				continue;
+			k = attach_fault(en, &e);
 			kt_err_prefix(&e, "%s: from '%s' to '%s'", what, from->name, to->name);
-			failure(r, GUEST_SETUP, &e);
+			failure(r, k, &e);
 			goto out;
 		}
 	}

@@ -33,6 +33,9 @@
 #include "ktstr.pb-c.h"
 
 #define KT_RUNNER_GRACE_MS 2000
+/* Segments per worker: one per distinct (cgroup, effective CPUs) it ran
+ * under; a repeat adds to the one it has. Bounds the result frame. */
+#define KT_RUNNER_MAX_SEGMENTS 64
 
 /* What the runner asks of the scheduler side (guest/sched.c); any hook may
  * be NULL, and HOOKS itself may be NULL (no scheduler).

@@ -140,6 +140,8 @@ static void test_full_syntax(void **state)
 		assert_true(st->ops[10]->run_payload->metrics[1]->max == 5);
 		assert_false(st->ops[10]->run_payload->metrics[2]->has_min);
 		assert_int_equal(st->ops[11]->wait_payload->timeout_ms, 5000);
+		/* Holds of 0.5 and 100 ms, and the wait's 5000 ms. */
+		assert_true(kt_scenario_planned_ms(s, 1000) == 5600);
 		assert_string_equal(st->ops[12]->snapshot, "after_setup");
 		assert_string_equal(st->ops[13]->watch_snapshot, "bss.stall");
 		assert_string_equal(st->ops[15]->kill_payload, "p2");
@@ -295,6 +297,8 @@ static void test_accepts(void **state)
 	assert_int_equal(kt_spec_hold_ms(es, es->steps[1]), 300);
 	assert_string_equal(es->steps[2]->cgroups[0]->parent, "n");
 	assert_int_equal(es->steps[2]->cgroups[0]->policy->nice, 19);
+	/* 1/3 of 1000 ms twice (steps 0 and 2) and 300 ms. */
+	assert_true(kt_scenario_planned_ms(s, 1000) > 966 && kt_scenario_planned_ms(s, 1000) < 967);
 	/* Isolation defaults on: there are cpusets to keep. */
 	assert_true(kt_scenario_checks(s)->isolation);
 	ktstr__entry_spec__free_unpacked(es, NULL);
@@ -401,6 +405,90 @@ static void test_fits_kinds(void **state)
 	kt_scenario_free(s);
 }
 
+/* Mutations of the full example (deleted, inserted and replaced bytes
+ * and tokens) parse or fail cleanly, and what parses builds or refuses a
+ * spec cleanly: no crash, no leak (the sanitizer build checks). */
+static void test_mutations(void **state)
+{
+	static const char *const toks[] = { "{", "}", "[", "]", ":", ",", " ", "\n", "-", "0",
+		"a", "bg", "outer", "\"", "99999999999", "-1", "0.5", "null", "&x", "*x",
+		"add_cgroup", "remove_cgroup", "parent", "loop", "interval_ms", "cg_0" };
+	uint64_t x = 42;
+	char buf[sizeof(full) + 256];
+
+	(void)state;
+	for (int it = 0; it < 3000; it++) {
+		size_t len = sizeof(full) - 1;
+		struct kt_scenario *s;
+		struct kt_topo t = { 1, 2, 2, 1 };
+		struct kt_err e;
+
+		memcpy(buf, full, len);
+		for (int k = 0; k < 3; k++) {
+			size_t pos, tl;
+			const char *tok;
+
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			pos = (size_t)(x >> 33) % len;
+			tok = toks[(x >> 20) % (sizeof(toks) / sizeof(toks[0]))];
+			tl = strlen(tok);
+			if ((x >> 10) % 3 == 0) {
+				memmove(buf + pos, buf + pos + 1, len - pos - 1);
+				len--;
+			} else if ((x >> 10) % 3 == 1 && len + tl < sizeof(buf)) {
+				memmove(buf + pos + tl, buf + pos, len - pos);
+				memcpy(buf + pos, tok, tl);
+				len += tl;
+			} else {
+				buf[pos] = (char)((x >> 40) % 128);
+			}
+		}
+		if (kt_scenario_parse(buf, len, "m.yaml", &s, &e) == 0) {
+			uint8_t *out;
+			size_t n;
+
+			kt_scenario_fits(s, &t, &e);
+			if (!kt_scenario_entry_spec(s, 1000, 2, 0, &out, &n, &e))
+				free(out);
+			kt_scenario_free(s);
+		} else {
+			assert_non_null(strstr(e.msg, "m.yaml"));
+		}
+	}
+}
+
+/* The guest's side: mutated packed specs unpack or not, and the rules
+ * (with name resolution) judge whatever unpacks without crashing. */
+static void test_spec_mutations(void **state)
+{
+	struct kt_scenario *s = parse_ok(full);
+	struct kt_err e;
+	uint8_t *buf, *m;
+	size_t len;
+	uint64_t x = 7;
+
+	(void)state;
+	assert_int_equal(kt_scenario_entry_spec(s, 1000, 2, 0, &buf, &len, &e), 0);
+	m = malloc(len);
+	for (int it = 0; it < 5000; it++) {
+		Ktstr__EntrySpec *es;
+
+		memcpy(m, buf, len);
+		for (int k = 0; k < 2; k++) {
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			m[(x >> 33) % len] = (uint8_t)(x >> 20);
+		}
+		es = ktstr__entry_spec__unpack(NULL, len, m);
+		if (!es)
+			continue;
+		kt_spec_validate(es, &e);
+		ktstr__entry_spec__free_unpacked(es, NULL);
+	}
+	free(m);
+	free(buf);
+	kt_scenario_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +499,8 @@ int main(void)
 		cmocka_unit_test(test_plan),
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_fits_kinds),
+		cmocka_unit_test(test_mutations),
+		cmocka_unit_test(test_spec_mutations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
