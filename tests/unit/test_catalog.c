@@ -12,8 +12,9 @@
 #include "scenario.h"
 #include "topology.h"
 
-/* The topologies test_catalog.sh and the false-failure benchmark use:
- * 2 vCPUs in 2 LLCs. Every entry must fit it. */
+/* CI size: 2 vCPUs. test_catalog.sh and the false-failure benchmark run
+ * 1n1l2c1t, or 1n2l1c1t for a scenario that needs two LLCs; every entry
+ * must fit the latter (every cpuset kind has both CPUs and both LLCs). */
 #define CI_TOPOLOGY "1n2l1c1t"
 
 static void test_entries_valid(void **state)
