@@ -1363,15 +1363,13 @@ static bool is_file(const char *s)
 static int load_catalog(const char *name, struct kt_scenario **out, struct kt_err *err)
 {
 	const struct kt_catalog_entry *e = kt_catalog_find(name);
-	char label[KT_SPEC_NAME_MAX + 16], known[256] = "";
+	char label[KT_SPEC_NAME_MAX + 16];
 
-	if (!e) {
-		for (size_t i = 0; i < kt_catalog_len; i++)
-			snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
-				 i ? ", " : "", kt_catalog[i].name);
-		return kt_errf(err, "scenario '%.64s': not in the catalog (%s), and not a path "
-			       "(a path has a '/' or ends in .yaml)", name, known);
-	}
+	/* The catalog is too long to list in one message: point at --list. */
+	if (!e)
+		return kt_errf(err, "scenario '%.64s': not in the catalog (ktstr-run --list shows "
+			       "its %zu scenarios), and not a path (a path has a '/' or ends in "
+			       ".yaml)", name, kt_catalog_len);
 	snprintf(label, sizeof(label), "catalog/%.64s.yaml", name);
 	return kt_scenario_parse(e->yaml, strlen(e->yaml), label, out, err);
 }

@@ -13,6 +13,7 @@
 #include "coord.h"
 #include "farm_msg.h"
 #include "kernel_cache.h"
+#include "costs.h"
 #include "matrix.h"
 #include "outcome.h"
 #include "placement.h"
@@ -1112,9 +1113,30 @@ static void submit_ctx_free(struct submit_ctx *sx)
 	free(sx->binary_size);
 }
 
+/* How far back budgets look for entry costs: hosts and kernels change. */
+#define COST_HISTORY_MS (30ull * 24 * 3600 * 1000)
+
+/* Expand MX; with budgets, costs come from the stored results. */
+static int expand(struct kt_coord *c, const struct kt_matrix *mx, const struct submit_ctx *sx,
+		  uint64_t now, struct kt_matrix_budget_report *rep, struct kt_entry_def **defs,
+		  size_t *n, struct kt_err *err)
+{
+	struct kt_cost_sample *samples = NULL;
+	size_t ns = 0;
+	int rc;
+
+	if (kt_matrix_has_budget(mx) &&
+	    kt_store_cost_samples(c->store, now > COST_HISTORY_MS ? now - COST_HISTORY_MS : 0,
+				  &samples, &ns, err))
+		return -1;
+	rc = kt_matrix_expand_budget(mx, sx->kinfo, samples, ns, rep, defs, n, err);
+	free(samples);
+	return rc;
+}
+
 /* Validate, expand and persist one matrix; the run id into *RUN_ID. */
 static int submit(struct kt_coord *c, const Ktstr__SubmitRequest *rq, uint64_t *run_id,
-		  size_t *n_entries, struct kt_err *err)
+		  size_t *n_entries, struct kt_matrix_budget_report *rep, struct kt_err *err)
 {
 	const char *file = rq->filename && *rq->filename ? rq->filename : "matrix.yaml";
 	struct kt_matrix *mx = NULL;
@@ -1137,7 +1159,7 @@ static int submit(struct kt_coord *c, const Ktstr__SubmitRequest *rq, uint64_t *
 	tx_end(c);
 	tx(c);
 	if (put_binaries(c, mx, rq, file, &sx, err) || resolve_kernels(c, mx, &sx, err) ||
-	    kt_matrix_expand(mx, sx.kinfo, &defs, &n, err))
+	    expand(c, mx, &sx, now, rep, &defs, &n, err))
 		goto undo;
 	if (kt_store_run_create(c->store, kt_matrix_name(mx), kt_matrix_priority(mx),
 				rq->matrix_yaml, now, &run.id, err))
@@ -1357,15 +1379,25 @@ static void on_client_msg(struct kt_coord *c, const struct kt_farm_peer *p, Ktst
 	case KTSTR__FARM_MSG__BODY_SUBMIT: {
 		Ktstr__FarmMsg r = KTSTR__FARM_MSG__INIT;
 		Ktstr__SubmitReply sr = KTSTR__SUBMIT_REPLY__INIT;
+		struct kt_matrix_budget_report br = {0};
 		struct kt_err err;
 		uint64_t run_id = 0;
 		size_t n = 0;
 
-		if (submit(c, m->submit, &run_id, &n, &err)) {
+		if (submit(c, m->submit, &run_id, &n, &br, &err)) {
 			coord_log("submit refused: %s", err.msg);
 			sr.error = err.msg;
 		} else {
 			coord_log("run %llu submitted: %zu entries", (unsigned long long)run_id, n);
+			if (br.features) /* a budget applied */
+				coord_log("run %llu budget: %zu of %zu entries chosen, %zu left out, "
+					  "about %.0f s planned, %zu of %zu features covered; costs "
+					  "%zu measured, %zu extrapolated, %zu modelled",
+					  (unsigned long long)run_id, br.entries, br.candidates,
+					  br.left_out, br.planned_ms / 1000, br.covered, br.features,
+					  br.cost_sources[KT_COST_MEASURED],
+					  br.cost_sources[KT_COST_EXTRAPOLATED],
+					  br.cost_sources[KT_COST_MODEL]);
 			sr.ok = 1;
 			sr.has_run_id = sr.has_entries = 1;
 			sr.run_id = run_id;

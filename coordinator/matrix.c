@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "gauntlet.h"
 #include "matrix.h"
 #include "util.h"
 #include "yamlx.h"
@@ -51,11 +52,7 @@ struct sched {
 struct topo {
 	char canon[32];
 	struct kt_topo t;
-};
-
-struct constraints {
-	uint32_t min_llcs, max_llcs, min_cpus, max_cpus, min_nodes, max_nodes; /* 0 = none */
-	bool requires_smt;
+	const char *preset; /* the gauntlet preset's name, or NULL */
 };
 
 struct test {
@@ -66,13 +63,17 @@ struct test {
 	uint64_t duration_ms;
 	uint32_t workers;
 	uint32_t memory_mb; /* 0 = the topology's default */
-	struct constraints cons;
+	struct kt_topo_constraints cons;
 	bool expect_err;
 	struct kt_strv sched_args;
 	struct kt_checks_over checks;
 	struct kt_strv tags;
 	char *accel;
-	uint64_t topos; /* mask of the topologies it runs on */
+	bool gauntlet;      /* topologies: the presets, not the matrix's */
+	uint64_t budget_ms; /* 0 = the matrix's budget */
+	unsigned long budget_line;
+	struct topo *tl;    /* the topologies it runs on */
+	size_t n_tl;
 	uint64_t scheds; /* mask of the schedulers it runs with */
 };
 
@@ -90,6 +91,8 @@ struct kt_matrix {
 	struct kt_strv files, binaries;
 	struct kt_strv payloads; /* of the catalog scenarios */
 	size_t n_entries;
+	uint64_t budget_ms; /* 0 = none */
+	unsigned long budget_line;
 };
 
 /* ---- lists and scalars ---- */
@@ -681,7 +684,7 @@ static bool scenario_is_file(const char *s)
 }
 
 static int constraints(struct kt_yx *c, const yaml_node_t *n, const char *path,
-		       struct constraints *k)
+		       struct kt_topo_constraints *k)
 {
 	static const char *const keys[] = { "min_llcs", "max_llcs", "min_cpus", "max_cpus",
 					    "min_numa_nodes", "max_numa_nodes", "requires_smt" };
@@ -703,18 +706,6 @@ static int constraints(struct kt_yx *c, const yaml_node_t *n, const char *path,
 	}
 	kt_yx_join(p, path, "requires_smt");
 	return v[6] ? kt_yx_bool(c, v[6], p, &k->requires_smt) : 0;
-}
-
-static bool in_range(unsigned v, unsigned min, unsigned max)
-{
-	return (!min || v >= min) && (!max || v <= max);
-}
-
-static bool matches(const struct constraints *k, const struct kt_topo *t)
-{
-	return in_range(t->llcs, k->min_llcs, k->max_llcs) &&
-	       in_range(kt_topo_cpus(t), k->min_cpus, k->max_cpus) &&
-	       in_range(t->nodes, k->min_nodes, k->max_nodes) && (!k->requires_smt || t->threads > 1);
 }
 
 static int tags(struct kt_yx *c, const yaml_node_t *n, const char *path, struct kt_strv *v)
@@ -764,16 +755,19 @@ static int default_name(struct kt_yx *c, const yaml_node_t *sn, const char *path
 	return 0;
 }
 
-/* Whether scenario S can run as test T of M on each of its topologies. */
-static int check_scenario(const struct kt_matrix *m, const struct test *t,
-			  const struct kt_scenario *s, struct kt_err *err)
+/* Whether scenario S can run as test T on each of its topologies. */
+static int check_scenario(const struct test *t, const struct kt_scenario *s, struct kt_err *err)
 {
 	uint8_t *buf = NULL;
 	size_t len;
 
-	for (size_t i = 0; i < m->n_topos; i++)
-		if ((t->topos >> i & 1) && kt_scenario_fits(s, &m->topos[i].t, err))
+	for (size_t i = 0; i < t->n_tl; i++)
+		if (kt_scenario_fits(s, &t->tl[i].t, err)) {
+			if (t->tl[i].preset)
+				return kt_err_prefix(err, "test '%s', gauntlet preset %s (narrow its "
+						     "constraints)", t->name, t->tl[i].preset);
 			return kt_err_prefix(err, "test '%s' (narrow its constraints)", t->name);
+		}
 	if (kt_scenario_entry_spec(s, t->duration_ms, t->workers, 0, &buf, &len, err))
 		return kt_err_prefix(err, "test '%s'", t->name);
 	free(buf);
@@ -795,25 +789,60 @@ static int test_scenario(struct kt_yx *c, const yaml_node_t *v, const char *path
 		add_once(&m->files, text);
 		return 0;
 	}
-	rc = check_scenario(m, t, s, &e);
+	rc = check_scenario(t, s, &e);
 	for (const char *const *b = kt_scenario_payload_bins(s); !rc && *b; b++)
 		add_once(&m->payloads, *b);
 	kt_scenario_free(s);
 	return rc ? kt_yx_err(c, v, path, "%s", e.msg) : 0;
 }
 
+/* The gauntlet presets T's constraints allow, in preset order. */
+static int gauntlet_topologies(struct kt_yx *c, const yaml_node_t *at, const char *path,
+			       struct test *t)
+{
+	t->tl = kt_xcalloc(kt_gauntlet_n_presets, sizeof(*t->tl));
+	for (size_t i = 0; i < kt_gauntlet_n_presets; i++) {
+		struct topo *tp = &t->tl[t->n_tl];
+		struct kt_err e;
+
+		if (kt_topo_parse(kt_gauntlet_presets[i].topology, &tp->t, &e))
+			return kt_yx_err(c, at, path, "gauntlet preset %s: %s",
+					 kt_gauntlet_presets[i].name, e.msg);
+		if (!kt_topo_constraints_match(&t->cons, &tp->t))
+			continue;
+		kt_topo_format(&tp->t, tp->canon, sizeof(tp->canon));
+		tp->preset = kt_gauntlet_presets[i].name;
+		t->n_tl++;
+	}
+	if (!t->n_tl)
+		return kt_yx_err(c, at, path, "test '%s': its constraints allow none of the %zu "
+				 "gauntlet presets (%s, %s ... %s)", t->name, kt_gauntlet_n_presets,
+				 kt_gauntlet_presets[0].name, kt_gauntlet_presets[1].name,
+				 kt_gauntlet_presets[kt_gauntlet_n_presets - 1].name);
+	return 0;
+}
+
+/* The topologies test T runs on: the matrix's its constraints allow, or
+ * with gauntlet: the presets. */
 static int test_topologies(struct kt_yx *c, const yaml_node_t *at, const char *path,
 			   struct kt_matrix *m, struct test *t)
 {
 	char list[MAX_ITEMS * 12] = "";
 
+	if (t->gauntlet)
+		return gauntlet_topologies(c, at, path, t);
+	if (!m->n_topos)
+		return kt_yx_err(c, at, path, "test '%s' runs on the matrix's topologies, and it "
+				 "names none: add topologies: or give the test gauntlet: true",
+				 t->name);
+	t->tl = kt_xcalloc(m->n_topos, sizeof(*t->tl));
 	for (size_t i = 0; i < m->n_topos; i++) {
-		if (matches(&t->cons, &m->topos[i].t))
-			t->topos |= 1ull << i;
+		if (kt_topo_constraints_match(&t->cons, &m->topos[i].t))
+			t->tl[t->n_tl++] = m->topos[i];
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
 			 m->topos[i].canon);
 	}
-	if (!t->topos)
+	if (!t->n_tl)
 		return kt_yx_err(c, at, path, "test '%s' matches none of the topologies (%s)",
 				 t->name, list);
 	return 0;
@@ -860,7 +889,7 @@ static int check_expect_err(struct kt_yx *c, const yaml_node_t *at, const char *
 }
 
 enum { T_SCENARIO, T_NAME, T_DURATION, T_WORKERS, T_MEMORY, T_CONSTRAINTS, T_EXPECT_ERR,
-       T_SCHED_ARGS, T_CHECKS, T_TAGS, T_ACCEL, T_SCHEDULERS, T_N };
+       T_SCHED_ARGS, T_CHECKS, T_TAGS, T_ACCEL, T_SCHEDULERS, T_GAUNTLET, T_BUDGET, T_N };
 
 static int test_options(struct kt_yx *c, yaml_node_t *v[], const char *path,
 			const struct kt_matrix *m, struct test *t)
@@ -872,6 +901,13 @@ static int test_options(struct kt_yx *c, yaml_node_t *v[], const char *path,
 	kt_yx_join(p, path, "duration");
 	if (v[T_DURATION] && get_duration(c, v[T_DURATION], p, &t->duration_ms))
 		return -1;
+	kt_yx_join(p, path, "gauntlet");
+	if (v[T_GAUNTLET] && kt_yx_bool(c, v[T_GAUNTLET], p, &t->gauntlet))
+		return -1;
+	kt_yx_join(p, path, "budget");
+	if (v[T_BUDGET] && get_duration(c, v[T_BUDGET], p, &t->budget_ms))
+		return -1;
+	t->budget_line = v[T_BUDGET] ? kt_yx_line(v[T_BUDGET]) : 0;
 	kt_yx_join(p, path, "workers");
 	if (v[T_WORKERS] && kt_yx_u32(c, v[T_WORKERS], p, 1, KT_SPEC_MAX_WORKERS, &t->workers))
 		return -1;
@@ -916,7 +952,7 @@ static int test(struct kt_yx *c, const yaml_node_t *n, const char *path, struct 
 	static const char *const keys[T_N] = { "scenario", "name", "duration", "workers",
 					       "memory_mb", "constraints", "expect_err",
 					       "sched_args", "checks", "tags", "accel",
-					       "schedulers" };
+					       "schedulers", "gauntlet", "budget" };
 	char p[KT_YX_PATH_MAX], np[KT_YX_PATH_MAX];
 	struct kt_scenario *sc = NULL;
 	const char *scenario;
@@ -976,7 +1012,8 @@ static int tests(struct kt_yx *c, const yaml_node_t *n, struct kt_matrix *m)
 	return 0;
 }
 
-/* Entries = kernels x the tests' topologies x their schedulers' profiles. */
+/* Entries = kernels x the tests' topologies x their schedulers' profiles,
+ * before any budget leaves some out. */
 static int count_entries(struct kt_yx *c, const yaml_node_t *at, struct kt_matrix *m)
 {
 	size_t combos = 0;
@@ -987,7 +1024,7 @@ static int count_entries(struct kt_yx *c, const yaml_node_t *at, struct kt_matri
 		for (size_t j = 0; j < m->n_scheds; j++)
 			if (m->tests[i].scheds >> j & 1)
 				profiles += m->scheds[j].n_profiles;
-		combos += (size_t)__builtin_popcountll(m->tests[i].topos) * profiles;
+		combos += m->tests[i].n_tl * profiles;
 	}
 	m->n_entries = m->kernels.n * combos;
 	if (m->n_entries > KT_MATRIX_MAX_ENTRIES)
@@ -1000,20 +1037,23 @@ static int count_entries(struct kt_yx *c, const yaml_node_t *at, struct kt_matri
 static int root(struct kt_yx *c, const yaml_node_t *n, struct kt_matrix *m)
 {
 	static const char *const keys[] = { "name", "priority", "kernels", "schedulers",
-					     "topologies", "tests" };
-	yaml_node_t *v[6];
+					     "topologies", "tests", "budget" };
+	yaml_node_t *v[7];
 
-	if (kt_yx_fields(c, n, "", keys, 6, v))
+	if (kt_yx_fields(c, n, "", keys, 7, v))
 		return -1;
 	if (!v[0])
 		return kt_yx_missing(c, n, "", "name");
-	for (size_t i = 2; i < 6; i++)
-		if (i != 3 && !v[i])
-			return kt_yx_missing(c, n, "", keys[i]);
+	if (!v[2])
+		return kt_yx_missing(c, n, "", "kernels");
+	if (!v[5])
+		return kt_yx_missing(c, n, "", "tests");
 	if (get_name(c, v[0], "name", m->name) ||
 	    (v[1] && get_int(c, v[1], "priority", 1000, &m->priority)) ||
-	    kernels(c, v[2], m) || topologies(c, v[4], m))
+	    kernels(c, v[2], m) || (v[4] && topologies(c, v[4], m)) ||
+	    (v[6] && get_duration(c, v[6], "budget", &m->budget_ms)))
 		return -1;
+	m->budget_line = v[6] ? kt_yx_line(v[6]) : 0;
 	if (v[3] ? schedulers(c, v[3], m) : (default_schedulers(m), 0))
 		return -1;
 	return tests(c, v[5], m) || count_entries(c, v[5], m) ? -1 : 0;
@@ -1043,6 +1083,7 @@ void kt_matrix_free(struct kt_matrix *m)
 
 		free(t->scenario);
 		free(t->accel);
+		free(t->tl);
 		kt_strv_free(&t->sched_args);
 		kt_strv_free(&t->tags);
 	}
@@ -1144,7 +1185,7 @@ int kt_matrix_check_file(const struct kt_matrix *m, const char *file,
 		if (!t->is_file || strcmp(t->scenario, file))
 			continue;
 		named = true;
-		if (check_scenario(m, t, s, err))
+		if (check_scenario(t, s, err))
 			return kt_err_prefix(err, "%s:%lu: tests[%zu].scenario", m->file, t->line, i);
 	}
 	if (!named)
@@ -1201,6 +1242,7 @@ static void fill_entry(const struct kt_matrix *m, const struct kt_matrix_kernel_
 	d->kernel_idx = k;
 	d->topology = kt_xstrdup(tp->canon);
 	d->topo = tp->t;
+	d->preset = tp->preset;
 	d->scheduler = kt_xstrdup(s->name);
 	d->binary = s->binary ? kt_xstrdup(s->binary) : NULL;
 	d->profile = kt_xstrdup(pr->name);
@@ -1228,34 +1270,211 @@ static void fill_entry(const struct kt_matrix *m, const struct kt_matrix_kernel_
 		d->skip_reason = kt_xstrdup("");
 }
 
-int kt_matrix_expand(const struct kt_matrix *m, const struct kt_matrix_kernel_info *kinfo,
-		     struct kt_entry_def **out, size_t *n, struct kt_err *err)
+/* One combination of a test: topology TOPO of its list, scheduler SCHED,
+ * profile PROF; RUN once a budget kept it (or none applies). */
+struct combo {
+	size_t test, topo, sched, prof;
+	bool run;
+};
+
+/* The combinations of M in entry-name order (kernels aside). */
+static struct combo *combos_of(const struct kt_matrix *m, size_t *n)
 {
+	struct combo *cb = kt_xcalloc(m->n_entries / (m->kernels.n ? m->kernels.n : 1) + 1,
+				      sizeof(*cb));
+	size_t k = 0;
+
+	for (size_t ti = 0; ti < m->n_tests; ti++) {
+		const struct test *t = &m->tests[ti];
+
+		for (size_t pi = 0; pi < t->n_tl; pi++)
+			for (size_t si = 0; si < m->n_scheds; si++)
+				for (size_t fi = 0; (t->scheds >> si & 1) &&
+						    fi < m->scheds[si].n_profiles; fi++)
+					cb[k++] = (struct combo){ ti, pi, si, fi, true };
+	}
+	*n = k;
+	return cb;
+}
+
+/* Feature ids of a combination (kt_gauntlet_item): the topology's classes,
+ * then per scheduler its presence, its default profile and each flag. */
+enum { FEAT_SCHED = 32, FEAT_DEFAULT = 128, FEAT_FLAG = 256 };
+
+static void add_feature(struct kt_gauntlet_item *it, uint32_t id)
+{
+	if (it->n_features < KT_GAUNTLET_MAX_ITEM_FEATURES)
+		it->features[it->n_features++] = id;
+}
+
+/* The kernels an entry of scheduler S really runs on: a sched_ext
+ * scheduler's entries on a kernel without it are recorded skip, unrun. */
+static size_t runs_on(const struct kt_matrix *m, const struct kt_matrix_kernel_info *ki,
+		      const struct sched *s)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < m->kernels.n; k++)
+		n += !(strcmp(s->name, EEVDF) && ki && ki[k].has_sched_ext == 0);
+	return n;
+}
+
+static void item_of(const struct kt_matrix *m, const struct kt_matrix_kernel_info *ki,
+		    const struct combo *cb, const struct kt_cost_sample *s, size_t ns,
+		    struct kt_gauntlet_item *it, struct kt_matrix_budget_report *rep)
+{
+	const struct test *t = &m->tests[cb->test];
+	const struct kt_topo *tp = &t->tl[cb->topo].t;
+	uint32_t mask = m->scheds[cb->sched].profiles[cb->prof].mask;
+	uint32_t tf = kt_gauntlet_topo_features(tp);
+	size_t kernels = runs_on(m, ki, &m->scheds[cb->sched]);
+	enum kt_cost_source src;
+
+	memset(it, 0, sizeof(*it));
+	/* Skipped entries cost nothing to speak of (1 ms: costs are > 0). */
+	it->cost_ms = kernels ? kt_gauntlet_cost(s, ns, tp, t->accel, t->duration_ms, &src) *
+				(double)kernels : 1;
+	if (!kernels)
+		src = KT_COST_MODEL;
+	rep->cost_sources[src]++;
+	it->group = (uint32_t)cb->test;
+	for (uint32_t f = 0; f < KT_GF_TOPO_N; f++)
+		if (tf >> f & 1)
+			add_feature(it, f);
+	add_feature(it, FEAT_SCHED + (uint32_t)cb->sched);
+	if (!mask)
+		add_feature(it, FEAT_DEFAULT + (uint32_t)cb->sched);
+	for (uint32_t f = 0; f < MAX_FLAGS; f++)
+		if (mask >> f & 1)
+			add_feature(it, FEAT_FLAG + (uint32_t)cb->sched * MAX_FLAGS + f);
+}
+
+/* Apply one budget to the combinations IDX[0..K) of CB. */
+static void choose(const struct kt_matrix *m, const struct kt_matrix_kernel_info *ki,
+		   struct combo *cb, const size_t *idx, size_t k, uint64_t budget_ms,
+		   const struct kt_cost_sample *s, size_t ns, struct kt_matrix_budget_report *rep)
+{
+	struct kt_gauntlet_item *items = kt_xcalloc(k + 1, sizeof(*items));
+	bool *chosen = kt_xcalloc(k + 1, sizeof(*chosen));
+	struct kt_gauntlet_choice ch;
+
+	for (size_t j = 0; j < k; j++)
+		item_of(m, ki, &cb[idx[j]], s, ns, &items[j], rep);
+	kt_gauntlet_select(items, k, (double)budget_ms, chosen, &ch);
+	for (size_t j = 0; j < k; j++)
+		cb[idx[j]].run = chosen[j];
+	rep->planned_ms += ch.cost_ms;
+	rep->features += ch.features;
+	rep->covered += ch.covered;
+	free(items);
+	free(chosen);
+}
+
+/* A test a budget left without entries is an error: no run should drop
+ * a test unseen. */
+static int check_kept(const struct kt_matrix *m, const struct combo *cb, size_t nc,
+		      struct kt_err *err)
+{
+	for (size_t ti = 0; ti < m->n_tests; ti++) {
+		const struct test *t = &m->tests[ti];
+		bool kept = false;
+
+		for (size_t j = 0; j < nc && !kept; j++)
+			kept = cb[j].test == ti && cb[j].run;
+		if (kept)
+			continue;
+		if (t->budget_ms)
+			return kt_errf(err, "%s:%lu: tests[%zu].budget: %llu ms is less than any "
+				       "entry of test '%s' costs", m->file, t->budget_line, ti,
+				       (unsigned long long)t->budget_ms, t->name);
+		return kt_errf(err, "%s:%lu: budget: %llu ms leaves test '%s' without entries "
+			       "(raise it, or give the test its own budget)", m->file,
+			       m->budget_line, (unsigned long long)m->budget_ms, t->name);
+	}
+	return 0;
+}
+
+/* Budgets: each test's own alone, the matrix's over all other tests
+ * together. */
+static int apply_budgets(const struct kt_matrix *m, const struct kt_matrix_kernel_info *ki,
+			 struct combo *cb, size_t nc, const struct kt_cost_sample *s, size_t ns,
+			 struct kt_matrix_budget_report *rep, struct kt_err *err)
+{
+	size_t *idx = kt_xcalloc(nc + 1, sizeof(*idx)), k;
+
+	for (size_t ti = 0; ti < m->n_tests; ti++) {
+		if (!m->tests[ti].budget_ms)
+			continue;
+		k = 0;
+		for (size_t j = 0; j < nc; j++)
+			if (cb[j].test == ti)
+				idx[k++] = j;
+		choose(m, ki, cb, idx, k, m->tests[ti].budget_ms, s, ns, rep);
+	}
+	k = 0;
+	for (size_t j = 0; m->budget_ms && j < nc; j++)
+		if (!m->tests[cb[j].test].budget_ms)
+			idx[k++] = j;
+	if (k)
+		choose(m, ki, cb, idx, k, m->budget_ms, s, ns, rep);
+	free(idx);
+	return check_kept(m, cb, nc, err);
+}
+
+bool kt_matrix_has_budget(const struct kt_matrix *m)
+{
+	for (size_t i = 0; i < m->n_tests; i++)
+		if (m->tests[i].budget_ms)
+			return true;
+	return m->budget_ms != 0;
+}
+
+int kt_matrix_expand_budget(const struct kt_matrix *m, const struct kt_matrix_kernel_info *kinfo,
+			    const struct kt_cost_sample *samples, size_t n_samples,
+			    struct kt_matrix_budget_report *rep, struct kt_entry_def **out,
+			    size_t *n, struct kt_err *err)
+{
+	struct kt_matrix_budget_report r = {0};
 	struct kt_entry_def *d;
-	size_t i = 0;
+	struct combo *cb;
+	size_t nc, i = 0;
 
 	*out = NULL;
 	*n = 0;
 	if (check_labels(m, kinfo, err))
 		return -1;
-	d = kt_xcalloc(m->n_entries, sizeof(*d));
-	for (size_t ti = 0; ti < m->n_tests; ti++) {
-		const struct test *t = &m->tests[ti];
-
-		for (size_t pi = 0; pi < m->n_topos; pi++) {
-			for (size_t si = 0; (t->topos >> pi & 1) && si < m->n_scheds; si++) {
-				const struct sched *s = &m->scheds[si];
-
-				for (size_t fi = 0; (t->scheds >> si & 1) && fi < s->n_profiles; fi++)
-					for (size_t k = 0; k < m->kernels.n; k++)
-						fill_entry(m, kinfo, t, &m->topos[pi], s,
-							   &s->profiles[fi], k, &d[i++]);
-			}
-		}
+	cb = combos_of(m, &nc);
+	if (kt_matrix_has_budget(m) &&
+	    apply_budgets(m, kinfo, cb, nc, samples, n_samples, &r, err)) {
+		free(cb);
+		return -1;
 	}
+	d = kt_xcalloc(m->n_entries + 1, sizeof(*d));
+	for (size_t j = 0; j < nc; j++) {
+		const struct test *t = &m->tests[cb[j].test];
+		const struct sched *s = &m->scheds[cb[j].sched];
+
+		if (!cb[j].run)
+			continue;
+		for (size_t k = 0; k < m->kernels.n; k++)
+			fill_entry(m, kinfo, t, &t->tl[cb[j].topo], s, &s->profiles[cb[j].prof], k,
+				   &d[i++]);
+	}
+	free(cb);
+	r.candidates = m->n_entries;
+	r.entries = i;
+	r.left_out = m->n_entries - i;
+	if (rep)
+		*rep = r;
 	*out = d;
 	*n = i;
 	return 0;
+}
+
+int kt_matrix_expand(const struct kt_matrix *m, const struct kt_matrix_kernel_info *kinfo,
+		     struct kt_entry_def **out, size_t *n, struct kt_err *err)
+{
+	return kt_matrix_expand_budget(m, kinfo, NULL, 0, NULL, out, n, err);
 }
 
 void kt_entry_defs_free(struct kt_entry_def *d, size_t n)

@@ -26,7 +26,10 @@
  *                                  # (a host path; relative = to the matrix's
  *                                  # directory; ktstr-submit sends it, it runs as
  *                                  # /bin/<name> in the guest)
- *   topologies: [1n1l2c1t, 1n2l2c1t]          # 1..64 NnNlNcNt (kt_topo_parse), unique
+ *   topologies: [1n1l2c1t, 1n2l2c1t]          # 1..64 NnNlNcNt (kt_topo_parse), unique;
+ *                                  # optional when every test has gauntlet: true
+ *   budget: 30m                    # optional: time for all tests without their own
+ *                                  # budget, together (see Budgets)
  *   tests:                         # 1..64
  *     - scenario: steady           # required: a catalog name, or a file (has a '/'
  *                                  # or ends in .yaml/.yml, as kt_scenario_load decides)
@@ -47,6 +50,10 @@
  *                                  # common/checks_cfg.h
  *       tags: [big]                # optional: worker tags the entries need
  *       accel: kvm                 # optional: kvm or tcg; default any
+ *       gauntlet: true             # optional: run on every gauntlet preset
+ *                                  # (common/gauntlet.h) its constraints allow,
+ *                                  # instead of the matrix's topologies
+ *       budget: 10m                # optional: this test's own budget
  *
  * Flag profiles: with `profiles:`, each is `default` (no flags) or flags
  * joined by '+', and must satisfy every chosen flag's `requires` (a flag
@@ -64,7 +71,23 @@
  * applies them to the scenario's.
  *
  * Constraints select, per test, the topologies it runs on (requires_smt:
- * threads per core > 1); a test that matches none is an error. A catalog
+ * threads per core > 1): the matrix's, or with gauntlet: the presets (from
+ * tiny-1llc, 4 vCPUs, to max-cpu, 252 vCPUs in 14 LLCs); a test that
+ * matches none is an error. Gauntlet entries are named by the canonical
+ * topology like any other, so their history joins other tests'.
+ *
+ * Budgets (N ms | N s | N m, at most 24h): a test's budget picks, among
+ * its (topology x scheduler:profile) combinations, the ones that run;
+ * the matrix's budget does so for all tests without their own, together.
+ * A combination costs its estimated entry time (kt_gauntlet_cost: mean
+ * measured total_ms of that topology and accel from stored results,
+ * scaled to the test's duration; else extrapolated over vCPUs; else the
+ * boot model) times the number of kernels it runs on (skipped entries
+ * cost next to nothing). kt_gauntlet_select takes first
+ * the combinations that add the most uncovered features (topology
+ * classes, schedulers, default profiles, flags) per second, then fills
+ * the rest cheapest first. A budget that leaves a test without entries is
+ * an error. Without budgets every combination runs. A catalog
  * scenario is checked here against each topology it runs on
  * (kt_scenario_fits) and against the test's duration and workers
  * (kt_scenario_entry_spec); a scenario file is checked the same way by
@@ -75,7 +98,7 @@
  * "FILE:LINE: FIELD.PATH: what is wrong". An invalid matrix yields nothing:
  * the coordinator queues no entry of it. Bounds: KT_MATRIX_MAX_BYTES of
  * text, 64 kernels, schedulers, topologies and tests, and
- * KT_MATRIX_MAX_ENTRIES entries after expansion. */
+ * KT_MATRIX_MAX_ENTRIES entries after expansion, before budgets. */
 #ifndef KTSTR_MATRIX_H
 #define KTSTR_MATRIX_H
 #include <stdbool.h>
@@ -83,6 +106,7 @@
 #include <stdint.h>
 #include "checks_cfg.h"
 #include "err.h"
+#include "gauntlet.h"
 #include "scenario.h"
 #include "strv.h"
 #include "topology.h"
@@ -123,7 +147,8 @@ const char *kt_matrix_binary(const struct kt_matrix *m, size_t i);
 size_t kt_matrix_n_payloads(const struct kt_matrix *m);
 const char *kt_matrix_payload(const struct kt_matrix *m, size_t i);
 
-/* The number of entries kt_matrix_expand makes (known once parsed). */
+/* The number of entries kt_matrix_expand makes (known once parsed); with
+ * a budget, the most kt_matrix_expand_budget can make. */
 size_t kt_matrix_n_entries(const struct kt_matrix *m);
 
 /* Check the scenario S, parsed from the text sent for FILE (one of
@@ -149,6 +174,7 @@ struct kt_entry_def {
 	size_t kernel_idx;   /* into kt_matrix_kernel */
 	char *topology;      /* canonical NnNlNcNt */
 	struct kt_topo topo;
+	const char *preset;  /* gauntlet preset name (static), or NULL */
 	char *scheduler;     /* "eevdf" = the kernel's own */
 	char *binary;        /* as written; NULL for eevdf and the built-in scx-ktstr */
 	char *profile;       /* "default", "slow+scatter" */
@@ -167,8 +193,10 @@ struct kt_entry_def {
 };
 
 /* The entries of M, in a stable order: test, topology, scheduler, profile,
- * kernel (the name's order). KINFO has kt_matrix_n_kernels items, or is
- * NULL (labels = the refs as written, sched_ext unknown). A sched_ext
+ * kernel (the name's order); budgets, if any, with the boot model's
+ * costs (kt_matrix_expand_budget takes measured ones). KINFO has
+ * kt_matrix_n_kernels items, or is NULL (labels = the refs as written,
+ * sched_ext unknown). A sched_ext
  * scheduler (any but eevdf) on a kernel with has_sched_ext 0 gets a
  * skip_reason. Labels must be 1..127 printable characters without '/' or
  * spaces, and distinct (two refs that resolve to the same kernel would
@@ -176,5 +204,26 @@ struct kt_entry_def {
 int kt_matrix_expand(const struct kt_matrix *m, const struct kt_matrix_kernel_info *kinfo,
 		     struct kt_entry_def **out, size_t *n, struct kt_err *err);
 void kt_entry_defs_free(struct kt_entry_def *d, size_t n);
+
+/* Whether a test or the matrix has a budget (costs are then worth
+ * looking up). */
+bool kt_matrix_has_budget(const struct kt_matrix *m);
+
+/* What budgets did to one expansion. */
+struct kt_matrix_budget_report {
+	size_t candidates;          /* entries without budgets (kt_matrix_n_entries) */
+	size_t entries, left_out;   /* made, and left out by budgets */
+	double planned_ms;          /* estimated time of the budgeted entries made */
+	size_t features, covered;   /* budgeted features in all, and covered */
+	size_t cost_sources[3];     /* budgeted combinations by enum kt_cost_source */
+};
+
+/* kt_matrix_expand with budgets applied, costs from the N_SAMPLES SAMPLES
+ * (db/costs.h; none: the boot model). REP (optional) says what was left
+ * out. */
+int kt_matrix_expand_budget(const struct kt_matrix *m, const struct kt_matrix_kernel_info *kinfo,
+			    const struct kt_cost_sample *samples, size_t n_samples,
+			    struct kt_matrix_budget_report *rep, struct kt_entry_def **out,
+			    size_t *n, struct kt_err *err);
 
 #endif

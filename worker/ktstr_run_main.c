@@ -13,6 +13,7 @@
 #include "catalog.h"
 #include "checks_cfg.h"
 #include "entry.h"
+#include "json.h"
 #include "report.h"
 #include "strv.h"
 
@@ -24,7 +25,7 @@ static void usage(FILE *f)
 		"                 [--accel auto|kvm|tcg] [--memory MB] [--cache DIR]\n"
 		"                 [--check KEY=VALUE ...]\n"
 		"                 [--scheduler NAME|PATH [--sched-args \"ARGS\"] [--expect-err]]\n"
-		"       ktstr-run --list\n"
+		"       ktstr-run --list [--json]\n"
 		"\n"
 		"  --kernel    debian:sid (default), debian:trixie, debian:bookworm, a Debian package\n"
 		"              name, a cached kernel's sha256 prefix, or a bzImage path\n"
@@ -41,6 +42,7 @@ static void usage(FILE *f)
 		"              unless they set it)\n"
 		"  --expect-err the scheduler is expected to fail: its failure is pass, its\n"
 		"              survival fail\n"
+		"  --list      the built-in catalog: name and one-line description each\n"
 		"Exit status: 0 pass, 1 fail, 2 error or infra.\n");
 }
 
@@ -144,8 +146,17 @@ static void split_args(const char *args, struct kt_strv *v)
 	}
 }
 
-static int list_catalog(void)
+/* The catalog as "NAME DESCRIPTION" lines, or with JSON a list of
+ * {name, description}. An entry that does not parse is a build defect:
+ * reported, exit 2. */
+static int list_catalog(bool json)
 {
+	struct kt_json j;
+
+	if (json) {
+		kt_json_init(&j, stdout, true);
+		kt_json_arr_begin(&j);
+	}
 	for (size_t i = 0; i < kt_catalog_len; i++) {
 		struct kt_scenario *s;
 		struct kt_err e;
@@ -155,8 +166,21 @@ static int list_catalog(void)
 			fprintf(stderr, "ktstr-run: catalog: %s\n", e.msg);
 			return 2;
 		}
-		printf("%-24s %s\n", kt_catalog[i].name, kt_scenario_description(s));
+		if (json) {
+			kt_json_obj_begin(&j);
+			kt_json_key(&j, "name");
+			kt_json_str(&j, kt_catalog[i].name);
+			kt_json_key(&j, "description");
+			kt_json_str(&j, kt_scenario_description(s));
+			kt_json_obj_end(&j);
+		} else {
+			printf("%-24s %s\n", kt_catalog[i].name, kt_scenario_description(s));
+		}
 		kt_scenario_free(s);
+	}
+	if (json) {
+		kt_json_arr_end(&j);
+		kt_json_end(&j);
 	}
 	return 0;
 }
@@ -195,7 +219,7 @@ int main(int argc, char **argv)
 	struct kt_kernel kernel;
 	struct kt_err err;
 	enum kt_status fatal_status = KT_ERROR;
-	bool json = false;
+	bool json = false, list = false;
 	int c, rc;
 
 	memset(&over, 0, sizeof(over));
@@ -237,10 +261,10 @@ int main(int argc, char **argv)
 			if (kt_checks_over_kv(&over, optarg, &err))
 				goto usage_err;
 			break;
-		case 'l': return list_catalog();
 		case 'S': sched_s = optarg; break;
 		case 'A': sched_args = optarg; break;
 		case 'E': sched.expect_err = true; break;
+		case 'l': list = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -249,6 +273,8 @@ int main(int argc, char **argv)
 		kt_errf(&err, "unexpected argument '%s'", argv[optind]);
 		goto usage_err;
 	}
+	if (list)
+		return list_catalog(json);
 	if (!scenario_s) {
 		kt_errf(&err, "--scenario is required (see --list)");
 		goto usage_err;

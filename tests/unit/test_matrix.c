@@ -598,7 +598,7 @@ static void test_test_errors(void **state)
 	parse_err(HEAD "tests: [{scenario: steady, typo: 1}]\n",
 		  "m.yaml:4: tests[0].typo: unknown key (expected scenario, name, duration, workers, "
 		  "memory_mb, constraints, expect_err, sched_args, checks, tags, accel, "
-		  "schedulers)");
+		  "schedulers, gauntlet, budget)");
 	parse_err(HEAD "tests: [{scenario: steady, expect_err: true}]\n",
 		  "m.yaml:4: tests[0].expect_err: expect_err needs a sched_ext scheduler, and the "
 		  "test also runs with eevdf: limit it with schedulers:");
@@ -773,13 +773,14 @@ static void test_top_level_errors(void **state)
 	parse_err("name: t\ntopologies: [1n1l1c1t]\ntests: [{scenario: steady}]\n",
 		  "m.yaml:1: kernels: missing (required)");
 	parse_err("name: t\nkernels: [k]\ntests: [{scenario: steady}]\n",
-		  "m.yaml:1: topologies: missing (required)");
+		  "m.yaml:3: tests[0].constraints: test 'steady' runs on the matrix's topologies, "
+		  "and it names none: add topologies: or give the test gauntlet: true");
 	parse_err("name: t\nkernels: [k]\ntopologies: [1n1l1c1t]\n", "m.yaml:1: tests: missing");
 	parse_err(HEAD "tests: [{scenario: steady}]\nname: u\n",
 		  "m.yaml:5: name: duplicate key (first at line 1)");
 	parse_err(HEAD "tests: [{scenario: steady}]\nkernel: [x]\n",
 		  "m.yaml:5: kernel: unknown key (expected name, priority, kernels, schedulers, "
-		  "topologies, tests)");
+		  "topologies, tests, budget)");
 #define TAIL "tests: [{scenario: steady}]\n"
 	parse_err(HEAD "priority: 1001\n" TAIL,
 		  "m.yaml:4: priority: '1001' is out of range (0..1000)");
@@ -924,6 +925,251 @@ static void test_example_files(void **state)
 	kt_matrix_free(m);
 }
 
+
+/* ---- gauntlet and budgets ---- */
+
+#define GHEAD "name: g\nkernels: [debian:sid]\n"
+
+static size_t count_presets(const struct kt_topo_constraints *k)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < kt_gauntlet_n_presets; i++) {
+		struct kt_topo t;
+		struct kt_err e;
+
+		assert_int_equal(kt_topo_parse(kt_gauntlet_presets[i].topology, &t, &e), 0);
+		n += kt_topo_constraints_match(k, &t);
+	}
+	return n;
+}
+
+static void test_gauntlet_expands_presets(void **state)
+{
+	struct kt_topo_constraints all = {0}, k = { .min_llcs = 2, .max_cpus = 16 };
+	struct kt_matrix *m;
+	struct kt_entry_def *d;
+	const struct kt_entry_def *e;
+	size_t n;
+
+	(void)state;
+	/* No matrix topologies needed when every test is a gauntlet. */
+	m = parse_ok(GHEAD "schedulers:\n  - {name: eevdf}\n"
+		     "  - {name: scx-ktstr, flags: {slow: [--slow]}}\n"
+		     "tests:\n  - {scenario: steady, gauntlet: true}\n");
+	/* every preset x (eevdf:default, scx-ktstr:default, scx-ktstr:slow) */
+	assert_int_equal(kt_matrix_n_entries(m), count_presets(&all) * 3);
+	d = expand_ok(m, NULL, &n);
+	e = find(d, n, "steady/1n14l9c2t/scx-ktstr:slow/debian:sid");
+	assert_string_equal(e->preset, "max-cpu");
+	assert_int_equal(e->vcpus, 252);
+	e = find(d, n, "steady/1n1l4c1t/eevdf:default/debian:sid");
+	assert_string_equal(e->preset, "tiny-1llc");
+	/* Preset order, then schedulers and profiles. */
+	assert_string_equal(d[0].name, "steady/1n1l4c1t/eevdf:default/debian:sid");
+	assert_string_equal(d[1].name, "steady/1n1l4c1t/scx-ktstr:default/debian:sid");
+	kt_entry_defs_free(d, n);
+	kt_matrix_free(m);
+
+	/* Constraints filter the presets; the matrix's topologies are not used
+	 * by a gauntlet test but still by the others. */
+	m = parse_ok(GHEAD "topologies: [1n1l2c1t]\ntests:\n"
+		     "  - {scenario: steady, gauntlet: true,\n"
+		     "     constraints: {min_llcs: 2, max_cpus: 16}}\n"
+		     "  - {scenario: steady, name: plain}\n");
+	assert_int_equal(kt_matrix_n_entries(m), count_presets(&k) + 1);
+	d = expand_ok(m, NULL, &n);
+	for (size_t i = 0; i + 1 < n; i++) {
+		assert_non_null(d[i].preset);
+		assert_true(d[i].topo.llcs >= 2 && d[i].vcpus <= 16);
+	}
+	assert_string_equal(d[n - 1].name, "plain/1n1l2c1t/eevdf:default/debian:sid");
+	assert_null(d[n - 1].preset);
+	kt_entry_defs_free(d, n);
+	kt_matrix_free(m);
+}
+
+static void test_gauntlet_errors(void **state)
+{
+	(void)state;
+	parse_err(GHEAD "tests:\n  - {scenario: steady, gauntlet: yes}\n",
+		  "m.yaml:4: tests[0].gauntlet: expected true or false");
+	parse_err(GHEAD "tests:\n  - scenario: steady\n    gauntlet: true\n"
+		  "    constraints: {min_cpus: 257}\n",
+		  "m.yaml:6: tests[0].constraints.min_cpus: '257' is out of range");
+	parse_err(GHEAD "tests:\n  - scenario: steady\n    gauntlet: true\n"
+		  "    constraints: {min_numa_nodes: 3, max_numa_nodes: 3}\n",
+		  "m.yaml:6: tests[0].constraints: test 'steady': its constraints allow none of "
+		  "the 21 gauntlet presets (tiny-1llc, smt-1llc ... max-cpu)");
+	parse_err(GHEAD "topologies: [1n1l2c1t]\ntests:\n  - {scenario: steady}\n"
+		  "  - {scenario: steady, name: b, gauntlet: false}\n"
+		  "  - {scenario: steady, name: c, gauntlet: true}\n"
+		  "  - {scenario: steady, name: d, budget: 0s}\n",
+		  "m.yaml:8: tests[3].budget: 0s is out of range (1ms..24h)");
+	parse_err(GHEAD "tests:\n  - {scenario: steady, budget: 30 minutes}\n",
+		  "m.yaml:4: tests[0].budget: expected a duration such as 500ms, 3s or 1m");
+	parse_err(GHEAD "budget: 1441m\ntests:\n  - {scenario: steady, gauntlet: true}\n",
+		  "m.yaml:3: budget: 1441m is out of range (1ms..24h)");
+	parse_err(GHEAD "tests:\n  - {scenario: steady}\n",
+		  "m.yaml:4: tests[0].constraints: test 'steady' runs on the matrix's topologies, "
+		  "and it names none");
+}
+
+/* A gauntlet test whose scenario cannot be built on some preset is
+ * refused, naming the preset. */
+static void test_gauntlet_scenario_fit(void **state)
+{
+	static const char sc[] = "name: five\nsteps:\n  - cgroups:\n"
+				 "      - {name: a, cpuset: {exact: [5]}, workers: 1}\n";
+	struct kt_matrix *m;
+	struct kt_scenario *s;
+	struct kt_err err;
+
+	(void)state;
+	m = parse_ok(GHEAD "tests:\n  - {scenario: five.yaml, gauntlet: true}\n");
+	assert_int_equal(kt_scenario_parse(sc, strlen(sc), "five.yaml", &s, &err), 0);
+	assert_int_equal(kt_matrix_check_file(m, "five.yaml", s, &err), -1);
+	assert_non_null(strstr(err.msg, "m.yaml:4: tests[0].scenario: test 'five', gauntlet "
+				  "preset tiny-1llc (narrow its constraints)"));
+	kt_matrix_free(m);
+	m = parse_ok(GHEAD "tests:\n  - {scenario: five.yaml, gauntlet: true,\n"
+		     "     constraints: {min_cpus: 6}}\n");
+	if (kt_matrix_check_file(m, "five.yaml", s, &err))
+		fail_msg("%s", err.msg);
+	kt_matrix_free(m);
+	kt_scenario_free(s);
+}
+
+static struct kt_cost_sample cs(const char *topo, double total)
+{
+	struct kt_cost_sample c = { .n = 5, .total_ms = total, .run_ms = 2000,
+				    .duration_ms = 2000 };
+
+	snprintf(c.topology, sizeof(c.topology), "%s", topo);
+	snprintf(c.accel, sizeof(c.accel), "tcg");
+	return c;
+}
+
+static double planned(const struct kt_entry_def *d, size_t n, const struct kt_cost_sample *s,
+		      size_t ns)
+{
+	double sum = 0;
+	enum kt_cost_source src;
+
+	for (size_t i = 0; i < n; i++)
+		sum += kt_gauntlet_cost(s, ns, &d[i].topo, NULL, d[i].duration_ms, &src);
+	return sum;
+}
+
+static void test_budget_selects(void **state)
+{
+	/* Measured: 4 vCPUs 5 s, 8 vCPUs 7 s; others extrapolated (+0.5 s per
+	 * vCPU). */
+	struct kt_cost_sample s[] = { cs("1n1l4c1t", 5000), cs("1n2l2c2t", 7000) };
+	struct kt_matrix_budget_report r;
+	struct kt_matrix *m;
+	struct kt_entry_def *d, *d2;
+	struct kt_err err;
+	size_t n, n2;
+	uint32_t feats = 0;
+
+	(void)state;
+	m = parse_ok(GHEAD "schedulers:\n  - {name: scx-ktstr, flags: {slow: [--slow], "
+		     "scatter: [--scattershot]}}\n"
+		     "tests:\n  - {scenario: steady, gauntlet: true, budget: 2m}\n");
+	assert_true(kt_matrix_has_budget(m));
+	if (kt_matrix_expand_budget(m, NULL, s, 2, &r, &d, &n, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(r.candidates, kt_matrix_n_entries(m));
+	assert_int_equal(r.entries, n);
+	assert_int_equal(r.left_out + n, kt_matrix_n_entries(m));
+	assert_true(n > 0 && r.left_out > 0);
+	assert_true(planned(d, n, s, 2) <= 120000 + 1e-6);
+	assert_float_equal(planned(d, n, s, 2), r.planned_ms, 1e-6);
+	assert_int_equal(r.cost_sources[KT_COST_MEASURED] + r.cost_sources[KT_COST_EXTRAPOLATED],
+			 kt_matrix_n_entries(m));
+	/* Within 2 minutes every topology class and every flag is covered. */
+	assert_int_equal(r.covered, r.features);
+	for (size_t i = 0; i < n; i++)
+		feats |= kt_gauntlet_topo_features(&d[i].topo);
+	assert_int_equal(feats, (1u << KT_GF_TOPO_N) - 1);
+	/* Deterministic. */
+	if (kt_matrix_expand_budget(m, NULL, s, 2, NULL, &d2, &n2, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(n, n2);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(d[i].name, d2[i].name);
+	kt_entry_defs_free(d, n);
+	kt_entry_defs_free(d2, n2);
+	kt_matrix_free(m);
+}
+
+static void test_budget_matrix_and_errors(void **state)
+{
+	struct kt_cost_sample s[] = { cs("1n1l2c1t", 4000) };
+	struct kt_matrix *m;
+	struct kt_entry_def *d;
+	struct kt_err err;
+	size_t n;
+
+	(void)state;
+	/* The matrix budget (30 s, 4 s an entry, 2 kernels) is shared by both
+	 * tests; both keep entries. */
+	m = parse_ok("name: g\nkernels: [debian:sid, debian:bookworm]\n"
+		     "topologies: [1n1l2c1t, 1n2l1c1t, 1n1l4c1t]\nbudget: 30s\ntests:\n"
+		     "  - {scenario: steady}\n  - {scenario: steady, name: b}\n");
+	if (kt_matrix_expand_budget(m, NULL, s, 1, NULL, &d, &n, &err))
+		fail_msg("%s", err.msg);
+	assert_true(n > 0 && n < kt_matrix_n_entries(m));
+	assert_true(planned(d, n, s, 1) <= 30000);
+	assert_string_equal(d[0].test, "steady");
+	assert_string_equal(d[n - 1].test, "b");
+	kt_entry_defs_free(d, n);
+	kt_matrix_free(m);
+	/* Too small for any entry: an error with the budget's line. */
+	m = parse_ok(GHEAD "topologies: [1n1l2c1t]\ntests:\n"
+		     "  - {scenario: steady}\n"
+		     "  - {scenario: steady, name: b,\n     budget: 3s}\n");
+	assert_int_equal(kt_matrix_expand_budget(m, NULL, s, 1, NULL, &d, &n, &err), -1);
+	assert_string_equal(err.msg, "m.yaml:7: tests[1].budget: 3000 ms is less than any "
+			    "entry of test 'b' costs");
+	kt_matrix_free(m);
+	m = parse_ok(GHEAD "topologies: [1n1l2c1t]\n\nbudget: 1s\ntests:\n"
+		     "  - {scenario: steady}\n");
+	assert_int_equal(kt_matrix_expand_budget(m, NULL, NULL, 0, NULL, &d, &n, &err), -1);
+	assert_string_equal(err.msg, "m.yaml:5: budget: 1000 ms leaves test 'steady' without "
+			    "entries (raise it, or give the test its own budget)");
+	kt_matrix_free(m);
+	/* Entries recorded skip (no sched_ext on the kernel) cost nothing:
+	 * 4 presets at 2 s cost 4.57 s each by the boot model on the one
+	 * kernel that runs them, so all fit 19 s (at two kernels, two would). */
+	m = parse_ok("name: g\nkernels: [a, b]\nschedulers: [{name: scx-ktstr}]\n"
+		     "tests:\n  - {scenario: steady, gauntlet: true, budget: 19s,\n"
+		     "     constraints: {max_cpus: 4}}\n");
+	{
+		struct kt_matrix_kernel_info ki[2] = { { "a", 1 }, { "b", 0 } };
+
+		if (kt_matrix_expand_budget(m, ki, NULL, 0, NULL, &d, &n, &err))
+			fail_msg("%s", err.msg);
+		assert_int_equal(n, 8);
+		assert_string_equal(d[1].skip_reason, "scx-ktstr needs sched_ext; kernel b has none");
+		kt_entry_defs_free(d, n);
+		if (kt_matrix_expand_budget(m, NULL, NULL, 0, NULL, &d, &n, &err))
+			fail_msg("%s", err.msg);
+		assert_int_equal(n, 4);
+		kt_entry_defs_free(d, n);
+	}
+	kt_matrix_free(m);
+	/* Without a budget everything runs, whatever the costs. */
+	m = parse_ok(GHEAD "tests:\n  - {scenario: steady, gauntlet: true}\n");
+	assert_false(kt_matrix_has_budget(m));
+	if (kt_matrix_expand_budget(m, NULL, s, 1, NULL, &d, &n, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(n, kt_matrix_n_entries(m));
+	kt_entry_defs_free(d, n);
+	kt_matrix_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -947,6 +1193,11 @@ int main(void)
 		cmocka_unit_test(test_entry_limit),
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_example_files),
+		cmocka_unit_test(test_gauntlet_expands_presets),
+		cmocka_unit_test(test_gauntlet_errors),
+		cmocka_unit_test(test_gauntlet_scenario_fit),
+		cmocka_unit_test(test_budget_selects),
+		cmocka_unit_test(test_budget_matrix_and_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
