@@ -33,6 +33,11 @@
 #define KT_SCHED_ENABLE_TCG_MS 30000
 #define KT_SCHED_ENABLE_KVM_MS 10000
 #define KT_SCHED_STOP_MS 25000
+/* TCG's typical slowdown (common/calib.h measures 5-10): the room the
+ * guest watchdog gives wait_payload under TCG; beyond it the guest clamps
+ * its scaled waits. At most a day in all. */
+#define KT_TCG_WAIT_FACTOR 10
+#define KT_TCG_WD_MAX_MS 86400000u
 /* The entry's sched_ext watchdog for the built-in fixture when its args do
  * not set one (the kernel's own default is 30 s). */
 #define KT_SCX_KTSTR_TIMEOUT_MS 4000
@@ -324,15 +329,20 @@ static const Ktstr__PayloadResult *payload_result(const Ktstr__ScenarioResult *r
 	return NULL;
 }
 
-/* Whether the spec has a kill_payload for NAME. */
-static bool killed_by_op(const Ktstr__EntrySpec *spec, const char *name)
+/* WD plus (KT_TCG_WAIT_FACTOR - 1) times the spec's wait_payload
+ * timeouts, at most KT_TCG_WD_MAX_MS: the guest scales its waits by the
+ * slowdown it measures, which the host learns only after boot. */
+static uint32_t tcg_wait_room(const Ktstr__EntrySpec *spec, uint32_t wd)
 {
+	uint64_t waits = 0, total;
+
 	for (size_t i = 0; i < spec->n_steps; i++)
 		for (size_t k = 0; k < spec->steps[i]->n_ops; k++)
-			if (spec->steps[i]->ops[k]->op_case == KTSTR__OP__OP_KILL_PAYLOAD &&
-			    strcmp(spec->steps[i]->ops[k]->kill_payload, name) == 0)
-				return true;
-	return false;
+			if (spec->steps[i]->ops[k]->op_case == KTSTR__OP__OP_WAIT_PAYLOAD)
+				waits += spec->steps[i]->ops[k]->wait_payload->timeout_ms;
+	total = wd + waits * (KT_TCG_WAIT_FACTOR - 1);
+	return total > KT_TCG_WD_MAX_MS ? (wd > KT_TCG_WD_MAX_MS ? wd : KT_TCG_WD_MAX_MS) :
+					   (uint32_t)total;
 }
 
 /* Every payload of the spec by kt_payload_check: the first that fails
@@ -352,8 +362,7 @@ static void judge_payloads(const Ktstr__EntrySpec *spec, struct kt_entry_result 
 				continue;
 			n++;
 			v = kt_payload_check(op->run_payload,
-					     payload_result(r->result, op->run_payload->name),
-					     killed_by_op(spec, op->run_payload->name), msg,
+					     payload_result(r->result, op->run_payload->name), msg,
 					     sizeof(msg));
 			if (v > worst) {
 				worst = v;
@@ -788,6 +797,8 @@ int kt_entry_run(const struct kt_entry_req *req, struct kt_entry_result *r, stru
 		free(append);
 		return kt_errf(err, "entry: the packed entry spec does not unpack");
 	}
+	/* With its own measurement the guest scales wait_payload timeouts. */
+	spec->host_calib_ns = kt_calib_host_ns();
 	for (const char *const *b = kt_scenario_payload_bins(req->scenario); *b; b++) {
 		const char *l = payload_local(req, *b);
 
@@ -814,6 +825,11 @@ int kt_entry_run(const struct kt_entry_req *req, struct kt_entry_result *r, stru
 		set_status(r, KT_ERROR, "%s", e.msg);
 		goto out;
 	}
+	/* Under TCG the guest stretches its waits by the measured slowdown
+	 * (clamped to its watchdog, guest/runner.h): room for a typical one. */
+	if (r->accel != KT_ACCEL_KVM)
+		guest_wd = tcg_wait_room(spec, guest_wd);
+	spec->watchdog_ms = guest_wd;
 	/* The spec with its scheduler: packed here because the wait for
 	 * "enabled" depends on the accelerator just chosen. */
 	spec->scheduler = sched ? &sched->spec : NULL;
