@@ -33,11 +33,6 @@
 #define KT_SCHED_ENABLE_TCG_MS 30000
 #define KT_SCHED_ENABLE_KVM_MS 10000
 #define KT_SCHED_STOP_MS 25000
-/* TCG's typical slowdown (common/calib.h measures 5-10): the room the
- * guest watchdog gives wait_payload under TCG; beyond it the guest clamps
- * its scaled waits. At most a day in all. */
-#define KT_TCG_WAIT_FACTOR 10
-#define KT_TCG_WD_MAX_MS 86400000u
 /* The entry's sched_ext watchdog for the built-in fixture when its args do
  * not set one (the kernel's own default is 30 s). */
 #define KT_SCX_KTSTR_TIMEOUT_MS 4000
@@ -329,10 +324,7 @@ static const Ktstr__PayloadResult *payload_result(const Ktstr__ScenarioResult *r
 	return NULL;
 }
 
-/* WD plus (KT_TCG_WAIT_FACTOR - 1) times the spec's wait_payload
- * timeouts, at most KT_TCG_WD_MAX_MS: the guest scales its waits by the
- * slowdown it measures, which the host learns only after boot. */
-static uint32_t tcg_wait_room(const Ktstr__EntrySpec *spec, uint32_t wd)
+uint32_t kt_entry_tcg_watchdog(const Ktstr__EntrySpec *spec, uint32_t wd)
 {
 	uint64_t waits = 0, total;
 
@@ -828,7 +820,7 @@ int kt_entry_run(const struct kt_entry_req *req, struct kt_entry_result *r, stru
 	/* Under TCG the guest stretches its waits by the measured slowdown
 	 * (clamped to its watchdog, guest/runner.h): room for a typical one. */
 	if (r->accel != KT_ACCEL_KVM)
-		guest_wd = tcg_wait_room(spec, guest_wd);
+		guest_wd = kt_entry_tcg_watchdog(spec, guest_wd);
 	spec->watchdog_ms = guest_wd;
 	/* The spec with its scheduler: packed here because the wait for
 	 * "enabled" depends on the accelerator just chosen. */
