@@ -583,6 +583,7 @@ struct walk {
 	const char **made;         /* names made in the current step */
 	size_t n_made;
 	const char **payloads;     /* every run_payload, in order */
+	const char **pay_cg;       /* the cgroup each runs in now ("" = the agent's) */
 	bool *running;
 	size_t n_payloads;
 	size_t root;               /* plan index of the root, or SIZE_MAX */
@@ -656,6 +657,13 @@ static int remove_op(struct walk *w, const char *name, struct kt_err *err)
 
 	if (need_live(w, name, &l, err))
 		return -1;
+	/* Removing a cgroup kills what runs in it (cgroup.kill): a payload
+	 * killed so would be judged as still running at the end. */
+	for (size_t i = 0; i < w->n_payloads; i++)
+		if (w->running[i] && !strcmp(w->pay_cg[i], name))
+			return kt_errf(err, "cgroup '%s' holds payload '%s', still running: "
+				       "wait_payload or kill_payload it first", name,
+				       w->payloads[i]);
 	if (!l->op_made)
 		return kt_errf(err, "cgroup '%s' was not made by add_cgroup; only those can be "
 			       "removed", name);
@@ -718,6 +726,8 @@ static int payload_op(struct walk *w, const Ktstr__Op *op, struct kt_err *err)
 			return -1;
 		w->payloads = kt_xrealloc(w->payloads, (w->n_payloads + 1) * sizeof(*w->payloads));
 		w->running = kt_xrealloc(w->running, (w->n_payloads + 1) * sizeof(*w->running));
+		w->pay_cg = kt_xrealloc(w->pay_cg, (w->n_payloads + 1) * sizeof(*w->pay_cg));
+		w->pay_cg[w->n_payloads] = op->run_payload->cgroup;
 		w->payloads[w->n_payloads] = name;
 		w->running[w->n_payloads++] = true;
 		return 0;
@@ -759,8 +769,14 @@ static int walk_op(struct walk *w, const Ktstr__Op *op, struct kt_err *err)
 	case KTSTR__OP__OP_MOVE_ALL_TASKS:
 		if (!strcmp(op->move_all_tasks->from, op->move_all_tasks->to))
 			return kt_errf(err, "moves cgroup '%s' into itself", op->move_all_tasks->to);
-		return need_live(w, op->move_all_tasks->from, NULL, err) ||
-		       need_live(w, op->move_all_tasks->to, NULL, err);
+		if (need_live(w, op->move_all_tasks->from, NULL, err) ||
+		    need_live(w, op->move_all_tasks->to, NULL, err))
+			return -1;
+		/* The payloads running there move too. */
+		for (size_t i = 0; i < w->n_payloads; i++)
+			if (w->running[i] && !strcmp(w->pay_cg[i], op->move_all_tasks->from))
+				w->pay_cg[i] = op->move_all_tasks->to;
+		return 0;
 	case KTSTR__OP__OP_RUN_PAYLOAD:
 	case KTSTR__OP__OP_WAIT_PAYLOAD:
 	case KTSTR__OP__OP_KILL_PAYLOAD:
@@ -861,6 +877,7 @@ int kt_spec_resolve(const Ktstr__EntrySpec *spec, struct kt_spec_plan *plan,
 	free(w.live);
 	free(w.made);
 	free(w.payloads);
+	free(w.pay_cg);
 	free(w.running);
 	return rc;
 }

@@ -139,8 +139,10 @@ struct kt_spec_plan {
  * cgroups live for the step and are set up after its ops, so ops name
  * only backdrop and op cgroups. Errors: a name that does not exist (or
  * already exists), a parent that does not exist, removing a cgroup that
- * is not an op's or has children, the same name made twice in one step,
- * a payload waited or killed that is not running or run twice, in a LOOP
+ * is not an op's or has children or holds a payload still running
+ * (remove_cgroup kills what is in it; a payload moves with its cgroup's
+ * move_all_tasks), the same name made twice in one step, a payload
+ * waited or killed that is not running or run twice, in a LOOP
  * hold an op that cannot repeat (only set_cpuset, clear_cpuset,
  * swap_cpusets, set_affinity and move_all_tasks can). WHERE (may be NULL)
  * says where; PLAN (may be NULL) receives the cgroup instances; free it

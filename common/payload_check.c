@@ -261,17 +261,33 @@ static enum kt_payload_verdict metrics(const Ktstr__PayloadSpec *spec,
 		   spec->name, res->exit_code, spec->n_metrics);
 }
 
+/* A wait_payload's timeout: the guest scaled it by the measured slowdown
+ * (common/calib.h); clamped to end before its watchdog, it is no verdict
+ * on the scheduler. */
+static enum kt_payload_verdict timed_out(const Ktstr__PayloadSpec *spec,
+					 const Ktstr__PayloadResult *res, char *msg, size_t len)
+{
+	unsigned long long used = res->scaled_timeout_ms ? res->scaled_timeout_ms : res->run_ms;
+
+	if (res->clamped)
+		return say(KT_PAYLOAD_ERROR, msg, len, "payload '%s' timed out after %llu ms, its "
+			   "%u ms x %.1f measured slowdown cut short to end before the guest "
+			   "watchdog: the run leaves no room to judge it", spec->name, used,
+			   res->timeout_ms, res->slowdown);
+	return say(KT_PAYLOAD_FAIL, msg, len, "payload '%s' timed out after %llu ms = %u ms x "
+		   "%.1f measured slowdown and was killed", spec->name, used, res->timeout_ms,
+		   res->slowdown);
+}
+
 enum kt_payload_verdict kt_payload_check(const Ktstr__PayloadSpec *spec,
-					 const Ktstr__PayloadResult *res, bool killed_by_op,
-					 char *msg, size_t len)
+					 const Ktstr__PayloadResult *res, char *msg, size_t len)
 {
 	if (!res)
 		return say(KT_PAYLOAD_ERROR, msg, len, "payload '%s': no result reported",
 			   spec->name);
 	if (res->timed_out)
-		return say(KT_PAYLOAD_FAIL, msg, len, "payload '%s' did not finish in time and was "
-			   "killed after %llu ms", spec->name, (unsigned long long)res->run_ms);
-	if (res->signal == SIGKILL && killed_by_op)
+		return timed_out(spec, res, msg, len);
+	if (res->signal == SIGKILL && res->killed_by_op)
 		return spec->n_metrics ? metrics(spec, res, msg, len) :
 		       say(KT_PAYLOAD_PASS, msg, len, "payload '%s': killed by kill_payload",
 			   spec->name);

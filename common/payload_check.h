@@ -2,13 +2,18 @@
  * PayloadSpec: how it ended, its exit code, and its metrics read from the
  * JSON it printed on stdout.
  *
- *   fail   it timed out at wait_payload, was still running at the end of
- *          the scenario (killed; a kill_payload op's kill is fine), died of
- *          a signal, exited with another code than exit_code, a metric is
- *          out of its [min, max], or an `exists` metric is missing;
- *   error  its result is missing, or a metric with bounds cannot be read
- *          (the output is not JSON, the path is missing or not a number):
- *          the test cannot be judged as written.
+ *   fail   it timed out at wait_payload (the timeout as written times
+ *          the measured guest/host slowdown, see guest/runner.h), was
+ *          still running at the end of the scenario (killed; the guest's
+ *          record that a kill_payload op killed it, killed_by_op, makes
+ *          that kill fine), died of a signal, exited with another code
+ *          than exit_code, a metric is out of its [min, max], or an
+ *          `exists` metric is missing;
+ *   error  its result is missing, a metric with bounds cannot be read
+ *          (the output is not JSON, the path is missing or not a number),
+ *          or it timed out on a wait the guest had to clamp to end before
+ *          its watchdog (shorter than the scaled timeout): the test cannot
+ *          be judged as written.
  *
  * Metric paths are dotted: object keys, and decimal indices for arrays
  * ("summary.ops_per_sec", "runs.0.ms"). The JSON reader is our own small
@@ -31,10 +36,10 @@ enum kt_payload_verdict { KT_PAYLOAD_PASS, KT_PAYLOAD_FAIL, KT_PAYLOAD_ERROR };
 int kt_json_lookup(const char *text, size_t len, const char *path, bool *found, bool *is_num,
 		   double *num, struct kt_err *err);
 
-/* Judge payload SPEC by its result RES (NULL = none reported); KILLED_BY_OP
- * says the scenario has a kill_payload for it. MSG (LEN bytes) says why. */
+/* Judge payload SPEC by its result RES (NULL = none reported). MSG (LEN
+ * bytes) says why; a timeout names the scaled timeout and its parts
+ * ("timed out after 25000 ms = 5000 ms x 5.0 measured slowdown"). */
 enum kt_payload_verdict kt_payload_check(const Ktstr__PayloadSpec *spec,
-					 const Ktstr__PayloadResult *res, bool killed_by_op,
-					 char *msg, size_t len);
+					 const Ktstr__PayloadResult *res, char *msg, size_t len);
 
 #endif

@@ -42,7 +42,8 @@
  * (before its own cgroups are set up, so ops name only backdrop and op
  * cgroups), and again every interval of a loop hold:
  *   {add_cgroup: CGROUP}                    lives until removed or the end
- *   {remove_cgroup: NAME}                   only an add_cgroup's, no children
+ *   {remove_cgroup: NAME}                   only an add_cgroup's, no children,
+ *                                           no payload running in it
  *   {set_cpuset: {cgroup: NAME, cpuset: CPUSET}}
  *   {clear_cpuset: NAME}                    back to its parent's CPUs
  *   {swap_cpusets: {a: NAME, b: NAME}}
@@ -62,15 +63,30 @@
  *                                           KiB) and checked on the host as
  *                                           JSON (common/payload_check.h);
  *                                           a metric without bounds must exist
- *   {wait_payload: {name: N, timeout_ms: T}} 1..3600000; past it: killed, fail
- *   {kill_payload: N}
+ *   {wait_payload: {name: N, timeout_ms: T}} 1..3600000 ms at native speed:
+ *                                           the guest waits T times the
+ *                                           measured guest/host slowdown
+ *                                           (common/calib.h; TCG is 5-10x),
+ *                                           ended in time before its
+ *                                           watchdog (guest/runner.h); past
+ *                                           it: the payload (and its process
+ *                                           group) killed, fail ("timed out
+ *                                           after 25000 ms = 5000 ms x 5.0
+ *                                           measured slowdown"); error when
+ *                                           the watchdog cut the wait short
+ *   {kill_payload: N}                       it and its process group; fine
+ *                                           (the result says killed_by_op)
  *   {snapshot: NAME}                        the scheduler's maps, now
  *   {watch_snapshot: SYMBOL}                when SYMBOL is written
  * Names resolve through the steps on the host (kt_spec_resolve): an op
  * naming a cgroup that cannot exist at that point, a payload waited or
  * killed that is not running, a payload name used twice, two payload
  * files with one basename, or one name made twice in a step are errors
- * at their line. A loop hold repeats only set_cpuset, clear_cpuset,
+ * at their line, and so is a remove_cgroup of a cgroup that holds a
+ * payload still running (removing it kills the payload: wait or kill it
+ * first; a payload moves with move_all_tasks; stop_cgroup stops only
+ * workers). Every payload still running at the end is killed, and fails.
+ * A loop hold repeats only set_cpuset, clear_cpuset,
  * swap_cpusets, set_affinity and move_all_tasks. When ops move tasks or
  * change cpusets, every worker reports segments (ktstr.proto Segment) for
  * the isolation check.
@@ -175,8 +191,9 @@ const struct kt_checks_cfg *kt_scenario_checks(const struct kt_scenario *s);
 int kt_scenario_fits(const struct kt_scenario *s, const struct kt_topo *t, struct kt_err *err);
 
 /* Planned hold time of all steps for a run of DURATION_MS, in ms, with
- * every wait_payload's timeout: what a guest watchdog must allow beyond
- * boot and set-up. */
+ * every wait_payload's timeout (unscaled: the worker gives the waits more
+ * room under TCG, and the guest clamps its scaled waits to its watchdog):
+ * what a guest watchdog must allow beyond boot and set-up. */
 double kt_scenario_planned_ms(const struct kt_scenario *s, uint64_t duration_ms);
 
 /* Build and pack the EntrySpec (version KT_SCENARIO_ENTRY_VERSION) for one

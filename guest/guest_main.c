@@ -35,6 +35,10 @@
 #include "util.h"
 #include "watchdog.h"
 
+/* A scheduler's stop and dumps after the scenario (worker/entry.c gives
+ * them 25 s of the watchdog): the runner's waits leave them this. */
+#define SCHED_FINISH_MS 20000
+
 static struct kt_chan *chan;
 
 /* Send the final RES (when the watchdog has not claimed it) and power off. */
@@ -82,8 +86,9 @@ static void __attribute__((noreturn)) fail_setup(const char *what, const char *m
 }
 
 /* CALIBRATE: time common/calib.h's loop for the host's time thresholds
- * (a probe entry powers off at once and needs no measurement). */
-static void hello(uint64_t uptime_ms, bool calibrate)
+ * and the runner's wait_payload timeouts (a probe entry powers off at
+ * once and needs no measurement). Returns the measurement (0 = none). */
+static uint64_t hello(uint64_t uptime_ms, bool calibrate)
 {
 	Ktstr__Hello h = KTSTR__HELLO__INIT;
 	struct utsname u;
@@ -97,6 +102,7 @@ static void hello(uint64_t uptime_ms, bool calibrate)
 		fprintf(stderr, KT_GLOG_PREFIX "%s\n", err.msg);
 	kt_glog("kernel %s, agent up at %llu ms, calibration loop %llu us", h.kernel_release,
 		(unsigned long long)uptime_ms, (unsigned long long)h.calib_ns / 1000);
+	return h.calib_ns;
 }
 
 /* The runner's hooks: snapshots and watches, and the scheduler's health. */
@@ -121,7 +127,8 @@ static bool hook_sched_failed(void *ctx)
 }
 
 /* The scenario, with the scheduler under test around it when there is one. */
-static Ktstr__ScenarioResult *run(const Ktstr__EntrySpec *spec, const Ktstr__GuestTopology *topo)
+static Ktstr__ScenarioResult *run(const Ktstr__EntrySpec *spec, const Ktstr__GuestTopology *topo,
+				   const struct kt_runner_time *time)
 {
 	struct agent_hooks ah = {NULL, NULL};
 	struct kt_runner_hooks hooks = {&ah, hook_snapshot, hook_watch, hook_sched_failed};
@@ -138,7 +145,7 @@ static Ktstr__ScenarioResult *run(const Ktstr__EntrySpec *spec, const Ktstr__Gue
 		res->ok = true;
 		res->kind = KTSTR__SCENARIO_RESULT__KIND__COMPLETED;
 	} else {
-		res = kt_runner_run(spec, topo, KT_CGROUP_BASE, &hooks);
+		res = kt_runner_run(spec, topo, KT_CGROUP_BASE, &hooks, time);
 	}
 	kt_snap_collect(ah.snap, res);
 	kt_snap_free(ah.snap);
@@ -154,6 +161,7 @@ int main(void)
 	struct kt_err mount_err = {{0}}, spec_err, err;
 	Ktstr__GuestTopology *topo;
 	Ktstr__EntrySpec *spec = NULL;
+	struct kt_runner_time time = {0, 0};
 	uint64_t uptime_ms;
 	int mounts_ok, cpu_ok;
 
@@ -175,7 +183,7 @@ int main(void)
 		fail_setup("control channel", err.msg);
 	}
 	kt_glog_set_chan(chan);
-	hello(uptime_ms, !spec || !spec->probe);
+	time.calib_ns = hello(uptime_ms, !spec || !spec->probe);
 	if (!spec)
 		fail_setup("entry", spec_err.msg);
 	/* Another version is a stale initramfs, not the scenario's fault. */
@@ -191,6 +199,13 @@ int main(void)
 		fail_setup("boot", mount_err.msg);
 	if (spec->watchdog_ms && kt_watchdog_start(spec->watchdog_ms, chan, &err))
 		fail_setup("boot", err.msg);
+	/* The runner's waits end before the watchdog, leaving a scheduler
+	 * the time it needs to stop and be dumped. */
+	if (spec->watchdog_ms)
+		time.deadline_ms = kt_now_ms() + spec->watchdog_ms;
+	if (time.deadline_ms && spec->scheduler)
+		time.deadline_ms -= spec->watchdog_ms > SCHED_FINISH_MS ? SCHED_FINISH_MS :
+									   spec->watchdog_ms;
 	if (kt_sysfs_topo_read("/sys", &topo, &err))
 		fail_setup("topology", err.msg);
 	if (kt_chan_send(chan, KT_FRAME_TOPOLOGY, &topo->base, &err))
@@ -201,5 +216,5 @@ int main(void)
 		kt_glog("the cpu controller could not be enabled; continuing with cpuset only");
 	kt_glog("scenario '%s': %zu steps, duration %llu ms, watchdog %u ms", spec->name,
 		spec->n_steps, (unsigned long long)spec->duration_ms, spec->watchdog_ms);
-	finish(run(spec, topo));
+	finish(run(spec, topo, &time));
 }

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <time.h>
+#include "calib.h"
 #include "cgroup.h"
 #include "cpuset.h"
 #include "glog.h"
@@ -83,6 +84,8 @@ struct run {
 	size_t n_pay;
 	bool segmented;        /* some op moves tasks or changes a cpuset */
 	bool sched_failed;
+	double slowdown;       /* wait_payload timeouts are scaled by it (>= 1) */
+	uint64_t deadline_ms;  /* the guest watchdog's, 0 = none */
 	uint64_t t0;
 	Ktstr__ScenarioResult *res;
 	Ktstr__ScenarioResult__Kind kind; /* of the first error */
@@ -857,19 +860,43 @@ static void drain(struct rpay *p)
 	}
 }
 
-/* Reap P if it exited (BLOCK: wait for it) and fill its result. */
+/* Reap what is left of process group PGID among our children: as PID 1
+ * the agent adopts the orphans of a payload. Every one was sent SIGKILL,
+ * so the wait ends; an orphan not yet ours is reaped at the end. */
+static void reap_group(pid_t pgid)
+{
+	pid_t got;
+
+	do
+		got = waitpid(-pgid, NULL, 0);
+	while (got > 0 || (got < 0 && errno == EINTR));
+}
+
+/* Reap P if it exited (BLOCK: wait for it) and fill its result. Its
+ * process group is killed first, while the unreaped leader keeps the
+ * group's id from being reused: a payload's children end with it. */
 static void reap_pay(struct rpay *p, bool block)
 {
-	int st;
+	siginfo_t si;
+	int st = 0, rc;
 	pid_t got;
 
 	if (p->done)
 		return;
+	memset(&si, 0, sizeof(si));
 	do
-		got = waitpid(p->pid, &st, block ? 0 : WNOHANG);
-	while (got < 0 && errno == EINTR);
-	if (got == 0)
+		rc = waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOWAIT | (block ? 0 : WNOHANG));
+	while (rc < 0 && errno == EINTR);
+	if (!rc && !si.si_pid)
 		return;
+	got = -1;
+	if (!rc) {
+		kill(-p->pid, SIGKILL);
+		do
+			got = waitpid(p->pid, &st, 0);
+		while (got < 0 && errno == EINTR);
+		reap_group(p->pid);
+	}
 	drain(p);
 	if (p->fd >= 0) {
 		close(p->fd);
@@ -886,12 +913,14 @@ static void reap_pay(struct rpay *p, bool block)
 		(unsigned long long)p->res->run_ms, p->len);
 }
 
-static void kill_pay(struct rpay *p)
+/* Kill P and its process group; BY_OP: a kill_payload op did. */
+static void kill_pay(struct rpay *p, bool by_op)
 {
 	if (p->done)
 		return;
 	kill(-p->pid, SIGKILL);
 	kill(p->pid, SIGKILL);
+	p->res->killed_by_op = by_op;
 	reap_pay(p, true);
 }
 
@@ -951,6 +980,9 @@ static int op_run_payload(struct run *r, const Ktstr__PayloadSpec *ps, const cha
 	p->pid = fork();
 	if (p->pid == 0)
 		payload_child(ps, c ? c->path : NULL, out[1], ep[1]);
+	/* Both sides set the group, so that no kill of it can come first. */
+	if (p->pid > 0)
+		setpgid(p->pid, p->pid);
 	close(out[1]);
 	close(ep[1]);
 	p->fd = out[0];
@@ -1001,19 +1033,66 @@ static void tend(struct run *r, uint64_t ms)
 	}
 }
 
-static int op_wait_payload(struct run *r, const Ktstr__WaitPayload *w, const char *what)
+/* The unscaled planned time of the scenario after op OI of step SI: the
+ * holds still ahead (a step's ops come before its hold) and the timeouts
+ * of the waits after it. */
+static uint64_t rest_ms(struct run *r, size_t si, size_t oi)
+{
+	uint64_t ms = 0;
+
+	for (size_t i = si; i < r->spec->n_steps; i++) {
+		const Ktstr__StepSpec *st = r->spec->steps[i];
+
+		ms += kt_spec_hold_ms(r->spec, st);
+		for (size_t k = i == si ? oi + 1 : 0; k < st->n_ops; k++)
+			if (st->ops[k]->op_case == KTSTR__OP__OP_WAIT_PAYLOAD)
+				ms += st->ops[k]->wait_payload->timeout_ms;
+	}
+	return ms;
+}
+
+/* How long to wait for W: its timeout times the measured slowdown, but
+ * ending before the watchdog leaves the rest of the scenario its time;
+ * never less than the timeout as written. */
+static uint64_t wait_ms(struct run *r, const Ktstr__WaitPayload *w, size_t si, size_t oi,
+			bool *clamped)
+{
+	uint64_t want = (uint64_t)((double)w->timeout_ms * r->slowdown + 0.5), use = want;
+
+	if (r->deadline_ms) {
+		uint64_t now = kt_now_ms(), rest = rest_ms(r, si, oi) + KT_RUNNER_END_RESERVE_MS;
+		uint64_t room = r->deadline_ms > now + rest ? r->deadline_ms - now - rest : 0;
+
+		if (use > room)
+			use = room > w->timeout_ms ? room : w->timeout_ms;
+	}
+	*clamped = use < want;
+	return use;
+}
+
+static int op_wait_payload(struct run *r, const Ktstr__WaitPayload *w, size_t si, size_t oi,
+			   const char *what)
 {
 	struct rpay *p = find_pay(r, w->name);
-	uint64_t until = kt_now_ms() + w->timeout_ms;
+	uint64_t ms, until;
+	bool clamped;
 
 	if (!p)
 		return fail_fmt(r, SCENARIO_ERROR, "%s: payload '%s' was not started", what,
 				w->name);
+	ms = wait_ms(r, w, si, oi, &clamped);
+	until = kt_now_ms() + ms;
+	p->res->timeout_ms = w->timeout_ms;
+	p->res->scaled_timeout_ms = ms;
+	p->res->slowdown = r->slowdown;
+	p->res->clamped = clamped;
 	while (!p->done && kt_now_ms() < until)
 		tend(r, POLL_MS);
 	if (!p->done) {
-		kt_glog("payload '%s': still running after %u ms: killed", w->name, w->timeout_ms);
-		kill_pay(p);
+		kt_glog("payload '%s': still running after %llu ms (%u ms x %.1f slowdown%s): "
+			"killed", w->name, (unsigned long long)ms, w->timeout_ms, r->slowdown,
+			clamped ? ", clamped before the watchdog" : "");
+		kill_pay(p, false);
 		p->res->timed_out = true;
 	}
 	return 0;
@@ -1056,14 +1135,14 @@ static int apply_op(struct run *r, const Ktstr__Op *op, size_t si, size_t oi)
 	case KTSTR__OP__OP_RUN_PAYLOAD:
 		return op_run_payload(r, op->run_payload, what);
 	case KTSTR__OP__OP_WAIT_PAYLOAD:
-		return op_wait_payload(r, op->wait_payload, what);
+		return op_wait_payload(r, op->wait_payload, si, oi, what);
 	case KTSTR__OP__OP_KILL_PAYLOAD: {
 		struct rpay *p = find_pay(r, op->kill_payload);
 
 		if (!p)
 			return fail_fmt(r, SCENARIO_ERROR, "%s: payload '%s' was not started", what,
 					op->kill_payload);
-		kill_pay(p);
+		kill_pay(p, true);
 		return 0;
 	}
 	case KTSTR__OP__OP_SNAPSHOT:
@@ -1195,7 +1274,7 @@ static void finish(struct run *r)
 		if (!r->pay[i]->done)
 			kt_glog("payload '%s': still running at the end: killed",
 				r->pay[i]->spec->name);
-		kill_pay(r->pay[i]);
+		kill_pay(r->pay[i], false);
 	}
 	for (size_t i = 0; i < r->n_b; i++)
 		collect(r, r->b[i]);
@@ -1240,7 +1319,8 @@ static void run_free(struct run *r)
 
 Ktstr__ScenarioResult *kt_runner_run(const Ktstr__EntrySpec *spec,
 				     const Ktstr__GuestTopology *topo, const char *base,
-				     const struct kt_runner_hooks *hooks)
+				     const struct kt_runner_hooks *hooks,
+				     const struct kt_runner_time *time)
 {
 	struct run r;
 	struct kt_err e;
@@ -1250,6 +1330,11 @@ Ktstr__ScenarioResult *kt_runner_run(const Ktstr__EntrySpec *spec,
 	r.topo = topo;
 	r.hooks = hooks;
 	r.base = base;
+	r.slowdown = kt_calib_factor(time ? time->calib_ns : 0, spec->host_calib_ns);
+	r.deadline_ms = time ? time->deadline_ms : 0;
+	if (r.slowdown > 1)
+		kt_glog("measured slowdown %.1f: wait_payload timeouts are scaled by it",
+			r.slowdown);
 	r.segmented = needs_segments(spec);
 	r.res = kt_xcalloc(1, sizeof(*r.res));
 	ktstr__scenario_result__init(r.res);

@@ -16,7 +16,11 @@
  * removed. Workers whose cgroup changes (move_all_tasks) or whose cpuset
  * changes (set/clear/swap) report segments (WorkerStats.segments; see
  * kt_workset_segment_next). Payloads run from /bin/<basename> in their
- * cgroup, stdout kept up to 64 KiB, each with a PayloadResult.
+ * cgroup, each in a process group of its own, stdout kept up to 64 KiB,
+ * each with a PayloadResult. However a payload ends (it exits, is waited
+ * past its timeout, killed by kill_payload or at the end), its whole
+ * process group is killed, so no child of it outlives it, and those of
+ * them that are the agent's children (orphans, as PID 1) are reaped.
  * Whatever cannot be done ends the scenario with ok=false, an error naming
  * the step, the op or cgroup and the problem, and a kind saying whose
  * fault it is: SCENARIO_ERROR when the spec cannot be carried out as
@@ -29,6 +33,7 @@
 #ifndef KTSTR_RUNNER_H
 #define KTSTR_RUNNER_H
 #include <stdbool.h>
+#include <stdint.h>
 #include "err.h"
 #include "ktstr.pb-c.h"
 
@@ -56,12 +61,29 @@ struct kt_runner_hooks {
 	bool (*sched_failed)(void *ctx);
 };
 
+/* Time as the guest sees it, for wait_payload. A payload's timeout is
+ * written for a host at native speed: the runner scales it by
+ * kt_calib_factor(CALIB_NS, spec->host_calib_ns) (1 when either is 0), so
+ * that a payload slowed down by TCG is not cut off. The scaled wait is
+ * clamped to end KT_RUNNER_END_RESERVE_MS plus the unscaled planned time
+ * of the rest of the scenario before DEADLINE_MS (kt_now_ms() at which
+ * the guest watchdog fires; 0 = none), but never below the timeout as
+ * written (the host sized the watchdog for that): a timeout reached when
+ * clamped is recorded as such (PayloadResult.clamped) and judged as an
+ * error, not the scheduler's failure. */
+#define KT_RUNNER_END_RESERVE_MS 10000
+struct kt_runner_time {
+	uint64_t calib_ns;    /* the guest's kt_calib_measure (Hello.calib_ns) */
+	uint64_t deadline_ms; /* the guest watchdog fires at kt_now_ms() == this */
+};
+
 /* Run SPEC (validated by kt_spec_validate) against TOPO with
- * cgroups under BASE. The result is malloc'd: free it with
+ * cgroups under BASE; TIME may be NULL (no scaling, no watchdog). The result is malloc'd: free it with
  * ktstr__scenario_result__free_unpacked(r, NULL). Aborts only when out of
  * memory. */
 Ktstr__ScenarioResult *kt_runner_run(const Ktstr__EntrySpec *spec,
 				     const Ktstr__GuestTopology *topo, const char *base,
-				     const struct kt_runner_hooks *hooks);
+				     const struct kt_runner_hooks *hooks,
+				     const struct kt_runner_time *time);
 
 #endif

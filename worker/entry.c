@@ -324,15 +324,17 @@ static const Ktstr__PayloadResult *payload_result(const Ktstr__ScenarioResult *r
 	return NULL;
 }
 
-/* Whether the spec has a kill_payload for NAME. */
-static bool killed_by_op(const Ktstr__EntrySpec *spec, const char *name)
+uint32_t kt_entry_tcg_watchdog(const Ktstr__EntrySpec *spec, uint32_t wd)
 {
+	uint64_t waits = 0, total;
+
 	for (size_t i = 0; i < spec->n_steps; i++)
 		for (size_t k = 0; k < spec->steps[i]->n_ops; k++)
-			if (spec->steps[i]->ops[k]->op_case == KTSTR__OP__OP_KILL_PAYLOAD &&
-			    strcmp(spec->steps[i]->ops[k]->kill_payload, name) == 0)
-				return true;
-	return false;
+			if (spec->steps[i]->ops[k]->op_case == KTSTR__OP__OP_WAIT_PAYLOAD)
+				waits += spec->steps[i]->ops[k]->wait_payload->timeout_ms;
+	total = wd + waits * (KT_TCG_WAIT_FACTOR - 1);
+	return total > KT_TCG_WD_MAX_MS ? (wd > KT_TCG_WD_MAX_MS ? wd : KT_TCG_WD_MAX_MS) :
+					   (uint32_t)total;
 }
 
 /* Every payload of the spec by kt_payload_check: the first that fails
@@ -352,8 +354,7 @@ static void judge_payloads(const Ktstr__EntrySpec *spec, struct kt_entry_result 
 				continue;
 			n++;
 			v = kt_payload_check(op->run_payload,
-					     payload_result(r->result, op->run_payload->name),
-					     killed_by_op(spec, op->run_payload->name), msg,
+					     payload_result(r->result, op->run_payload->name), msg,
 					     sizeof(msg));
 			if (v > worst) {
 				worst = v;
@@ -788,6 +789,8 @@ int kt_entry_run(const struct kt_entry_req *req, struct kt_entry_result *r, stru
 		free(append);
 		return kt_errf(err, "entry: the packed entry spec does not unpack");
 	}
+	/* With its own measurement the guest scales wait_payload timeouts. */
+	spec->host_calib_ns = kt_calib_host_ns();
 	for (const char *const *b = kt_scenario_payload_bins(req->scenario); *b; b++) {
 		const char *l = payload_local(req, *b);
 
@@ -814,6 +817,11 @@ int kt_entry_run(const struct kt_entry_req *req, struct kt_entry_result *r, stru
 		set_status(r, KT_ERROR, "%s", e.msg);
 		goto out;
 	}
+	/* Under TCG the guest stretches its waits by the measured slowdown
+	 * (clamped to its watchdog, guest/runner.h): room for a typical one. */
+	if (r->accel != KT_ACCEL_KVM)
+		guest_wd = kt_entry_tcg_watchdog(spec, guest_wd);
+	spec->watchdog_ms = guest_wd;
 	/* The spec with its scheduler: packed here because the wait for
 	 * "enabled" depends on the accelerator just chosen. */
 	spec->scheduler = sched ? &sched->spec : NULL;

@@ -107,6 +107,16 @@ struct kt_entry_result {
 int kt_entry_run(const struct kt_entry_req *req, struct kt_entry_result *res, struct kt_err *err);
 void kt_entry_result_free(struct kt_entry_result *res);
 
+/* The guest watchdog WD (planned holds and waits, set-up) stretched for
+ * TCG: plus (KT_TCG_WAIT_FACTOR - 1) times SPEC's wait_payload timeouts,
+ * at most KT_TCG_WD_MAX_MS (never below WD). The guest scales its waits by
+ * the slowdown it measures (guest/runner.h), which the host learns only
+ * after boot; TCG's typical one (common/calib.h measures 5-10) fits, and
+ * beyond it the guest clamps its waits to the watchdog. */
+#define KT_TCG_WAIT_FACTOR 10
+#define KT_TCG_WD_MAX_MS 86400000u
+uint32_t kt_entry_tcg_watchdog(const Ktstr__EntrySpec *spec, uint32_t wd);
+
 /* The status of a finished guest run: RES->vm and the frames it collected
  * (hello, gtopo, result) against the request and the entry's SPEC. Sets
  * RES->status, message, speed, checks. Exposed for the outcome-table tests. */

@@ -263,6 +263,17 @@ static void json_payloads(struct kt_json *j, const Ktstr__ScenarioResult *res)
 		kt_json_i64(j, p->signal);
 		kt_json_key(j, "timed_out");
 		kt_json_bool(j, p->timed_out);
+		kt_json_key(j, "killed_by_op");
+		kt_json_bool(j, p->killed_by_op);
+		/* The wait's timeout as written, and as used (scaled, clamped). */
+		kt_json_key(j, "timeout_ms");
+		kt_json_u64(j, p->timeout_ms);
+		kt_json_key(j, "scaled_timeout_ms");
+		kt_json_u64(j, p->scaled_timeout_ms);
+		kt_json_key(j, "slowdown");
+		kt_json_double(j, p->slowdown);
+		kt_json_key(j, "clamped");
+		kt_json_bool(j, p->clamped);
 		kt_json_key(j, "run_ms");
 		kt_json_u64(j, p->run_ms);
 		kt_json_key(j, "output");

@@ -33,6 +33,10 @@ check "payloads: three results, the killed one by SIGKILL" \
 	'(.payloads | length) == 3 and (.payloads[] | select(.name == "s") | .signal) == 9' "$out"
 check "payloads: JSON stdout captured" \
 	'(.payloads[] | select(.name == "m") | .output | fromjson | .summary.ops_per_sec) == 1500.5' "$out"
+check "payloads: the kill_payload's kill recorded as the op's" \
+	'(.payloads[] | select(.name == "s") | .killed_by_op) and ([.payloads[] | select(.name != "s") | .killed_by_op] | any | not)' "$out"
+check "payloads: waits scaled by the measured slowdown (>= 1)" \
+	'all(.payloads[] | select(.name != "s"); .timeout_ms == 20000 and .slowdown >= 1 and .scaled_timeout_ms >= 20000 and (.clamped | not))' "$out"
 
 run payload_fail 1 1s
 out=$TMP/payload_fail.json

@@ -155,10 +155,39 @@ static void test_ops_result(void **state)
 	expect(fixture(res), KT_FAIL, "not_starved.work");
 }
 
+/* Under TCG the guest watchdog makes room for waits scaled 10 times. */
+static void test_tcg_watchdog(void **state)
+{
+	Ktstr__EntrySpec es = KTSTR__ENTRY_SPEC__INIT;
+	Ktstr__StepSpec st = KTSTR__STEP_SPEC__INIT, *stp = &st;
+	Ktstr__Op op[2] = { KTSTR__OP__INIT, KTSTR__OP__INIT }, *ops[2] = { &op[0], &op[1] };
+	Ktstr__WaitPayload w = KTSTR__WAIT_PAYLOAD__INIT;
+
+	(void)state;
+	assert_int_equal(kt_entry_tcg_watchdog(&es, 30000), 30000);
+	w.name = "p";
+	w.timeout_ms = 5000;
+	op[0].op_case = KTSTR__OP__OP_WAIT_PAYLOAD;
+	op[0].wait_payload = &w;
+	op[1].op_case = KTSTR__OP__OP_KILL_PAYLOAD;
+	op[1].kill_payload = "q";
+	st.ops = ops;
+	st.n_ops = 2;
+	es.steps = &stp;
+	es.n_steps = 1;
+	assert_int_equal(kt_entry_tcg_watchdog(&es, 30000), 30000 + 9 * 5000);
+	/* Bounded: a day at most, never below what it was given. */
+	w.timeout_ms = 3600000;
+	assert_int_equal(kt_entry_tcg_watchdog(&es, 30000), 30000 + 9 * 3600000);
+	assert_int_equal(kt_entry_tcg_watchdog(&es, 80000000), KT_TCG_WD_MAX_MS);
+	assert_int_equal(kt_entry_tcg_watchdog(&es, KT_TCG_WD_MAX_MS + 5), KT_TCG_WD_MAX_MS + 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ops_result),
+		cmocka_unit_test(test_tcg_watchdog),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -88,7 +88,8 @@ static void verdict(struct fix *f, bool killed, enum kt_payload_verdict want, co
 {
 	char buf[256];
 
-	assert_int_equal(kt_payload_check(&f->spec, &f->res, killed, buf, sizeof(buf)), want);
+	f->res.killed_by_op = killed;
+	assert_int_equal(kt_payload_check(&f->spec, &f->res, buf, sizeof(buf)), want);
 	if (!strstr(buf, msg))
 		fail_msg("'%s' lacks '%s'", buf, msg);
 }
@@ -109,12 +110,22 @@ static void test_verdicts(void **state)
 	f.spec.exit_code = 3;
 	verdict(&f, false, KT_PAYLOAD_PASS, "in range");
 	f.res.timed_out = true;
-	verdict(&f, false, KT_PAYLOAD_FAIL, "did not finish in time");
+	f.res.timeout_ms = 5000;
+	f.res.scaled_timeout_ms = 25000;
+	f.res.slowdown = 5.0;
+	verdict(&f, false, KT_PAYLOAD_FAIL, "timed out after 25000 ms = 5000 ms x 5.0 measured "
+		"slowdown");
+	/* Cut short before the guest watchdog: the slow host's, not a fail. */
+	f.res.scaled_timeout_ms = 9000;
+	f.res.clamped = true;
+	verdict(&f, false, KT_PAYLOAD_ERROR, "timed out after 9000 ms, its 5000 ms x 5.0 "
+		"measured slowdown cut short");
 	f.res.timed_out = false;
 	f.res.signal = SIGSEGV;
 	verdict(&f, false, KT_PAYLOAD_FAIL, "died of signal 11");
 	f.res.signal = SIGKILL;
 	verdict(&f, false, KT_PAYLOAD_FAIL, "still running at the end");
+	/* Only the guest's record of its own kill makes a SIGKILL fine. */
 	verdict(&f, true, KT_PAYLOAD_PASS, "in range");
 	f.res.signal = 0;
 	/* exists: missing fails; a bounded metric that cannot be read errs. */
@@ -126,7 +137,7 @@ static void test_verdicts(void **state)
 	verdict(&f, false, KT_PAYLOAD_ERROR, "metric ops is not a number");
 	f.res.output = "ops=150";
 	verdict(&f, false, KT_PAYLOAD_ERROR, "output is not JSON");
-	assert_int_equal(kt_payload_check(&f.spec, NULL, false, buf, sizeof(buf)),
+	assert_int_equal(kt_payload_check(&f.spec, NULL, buf, sizeof(buf)),
 			 KT_PAYLOAD_ERROR);
 	/* Without metrics the output does not matter. */
 	f.spec.n_metrics = 0;

@@ -89,7 +89,7 @@ static void mk(struct fixture *f)
 
 static Ktstr__ScenarioResult *run(const struct fixture *f, const char *dir)
 {
-	Ktstr__ScenarioResult *res = kt_runner_run(&f->e, &f->topo, dir, NULL);
+	Ktstr__ScenarioResult *res = kt_runner_run(&f->e, &f->topo, dir, NULL, NULL);
 
 	assert_non_null(res);
 	return res;

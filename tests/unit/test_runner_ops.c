@@ -87,14 +87,24 @@ static int on_watch(void *ctx, const char *symbol, struct kt_err *err)
 	return 0;
 }
 
-static Ktstr__ScenarioResult *run(const char *yaml, const struct kt_runner_hooks *hooks)
+/* With TIME, the host's calibration is HOST_NS. */
+static Ktstr__ScenarioResult *run_timed(const char *yaml, const struct kt_runner_hooks *hooks,
+					const struct kt_runner_time *time, uint64_t host_ns)
 {
 	Ktstr__EntrySpec *es = spec(yaml);
-	Ktstr__ScenarioResult *res = kt_runner_run(es, topo, base, hooks);
+	Ktstr__ScenarioResult *res;
+
+	es->host_calib_ns = host_ns;
+	res = kt_runner_run(es, topo, base, hooks, time);
 
 	ktstr__entry_spec__free_unpacked(es, NULL);
 	assert_non_null(res);
 	return res;
+}
+
+static Ktstr__ScenarioResult *run(const char *yaml, const struct kt_runner_hooks *hooks)
+{
+	return run_timed(yaml, hooks, NULL, 0);
 }
 
 /* Remove what a failed run left under BASE (plain directories do not
@@ -164,11 +174,18 @@ static void test_payloads(void **state)
 	assert_int_equal(res->payloads[0]->exit_code, 0);
 	assert_true(res->payloads[1]->timed_out);
 	assert_int_equal(res->payloads[1]->signal, SIGKILL);
+	assert_false(res->payloads[1]->killed_by_op);
+	/* No calibration: the timeout as written. */
+	assert_int_equal(res->payloads[1]->timeout_ms, 50);
+	assert_int_equal(res->payloads[1]->scaled_timeout_ms, 50);
+	assert_false(res->payloads[1]->clamped);
 	assert_false(res->payloads[2]->timed_out);
 	assert_int_equal(res->payloads[2]->signal, SIGKILL);
-	/* Still running at the end: killed, not timed out. */
+	assert_true(res->payloads[2]->killed_by_op);
+	/* Still running at the end: killed, not timed out, not by an op. */
 	assert_int_equal(res->payloads[3]->signal, SIGKILL);
 	assert_int_equal(res->payloads[3]->exit_code, -1);
+	assert_false(res->payloads[3]->killed_by_op);
 	ktstr__scenario_result__free_unpacked(res, NULL);
 	res = run("name: t\nsteps:\n  - ops:\n"
 		  "      - {run_payload: {name: x, path: /usr/lib/ktstr-no-such-binary}}\n", NULL);
@@ -210,11 +227,107 @@ static void test_unknown_name(void **state)
 	(void)state;
 	free(es->steps[0]->ops[0]->stop_cgroup);
 	es->steps[0]->ops[0]->stop_cgroup = strdup("ghost");
-	res = kt_runner_run(es, topo, base, NULL);
+	res = kt_runner_run(es, topo, base, NULL, NULL);
 	expect_err(res, "step 0 ops[0] stop_cgroup: cgroup 'ghost' does not exist");
 	ktstr__scenario_result__free_unpacked(res, NULL);
 	ktstr__entry_spec__free_unpacked(es, NULL);
 	clean();
+}
+
+/* A guest 5 times slower than its host waits 5 times as long. */
+static void test_wait_scaled(void **state)
+{
+	struct kt_runner_time t = { 5000, 0 };
+	Ktstr__ScenarioResult *res;
+
+	(void)state;
+	res = run_timed("name: t\nsteps:\n  - ops:\n"
+			"      - {run_payload: {name: s, path: /bin/sleep, args: ['10']}}\n"
+			"      - {wait_payload: {name: s, timeout_ms: 40}}\n"
+			"    hold: {fixed_ms: 1}\n", NULL, &t, 1000);
+	assert_true(res->ok);
+	assert_true(res->payloads[0]->timed_out);
+	assert_int_equal(res->payloads[0]->timeout_ms, 40);
+	assert_int_equal(res->payloads[0]->scaled_timeout_ms, 200);
+	assert_true(res->payloads[0]->slowdown == 5.0);
+	assert_false(res->payloads[0]->clamped);
+	/* Not killed before the scaled timeout. */
+	assert_true(res->payloads[0]->run_ms >= 200);
+	ktstr__scenario_result__free_unpacked(res, NULL);
+}
+
+/* The scaled wait ends before the guest watchdog, but never before the
+ * timeout as written. */
+static void test_wait_clamped(void **state)
+{
+	struct kt_runner_time t = { 100000, 0 };
+	Ktstr__ScenarioResult *res;
+	const char *yaml = "name: t\nsteps:\n  - ops:\n"
+			   "      - {run_payload: {name: s, path: /bin/sleep, args: ['10']}}\n"
+			   "      - {wait_payload: {name: s, timeout_ms: 50}}\n"
+			   "    hold: {fixed_ms: 1}\n";
+
+	(void)state;
+	/* The watchdog is due now: no room beyond the written timeout. */
+	t.deadline_ms = kt_now_ms();
+	res = run_timed(yaml, NULL, &t, 1000);
+	assert_true(res->payloads[0]->timed_out);
+	assert_true(res->payloads[0]->slowdown == 100.0);
+	assert_int_equal(res->payloads[0]->scaled_timeout_ms, 50);
+	assert_true(res->payloads[0]->clamped);
+	ktstr__scenario_result__free_unpacked(res, NULL);
+	/* Room for 400 ms beyond the reserve and the 1 ms hold: less than
+	 * 100 x 50 ms, so that much at most. */
+	t.deadline_ms = kt_now_ms() + KT_RUNNER_END_RESERVE_MS + 1 + 400;
+	res = run_timed(yaml, NULL, &t, 1000);
+	assert_true(res->payloads[0]->clamped);
+	assert_true(res->payloads[0]->scaled_timeout_ms > 50);
+	assert_true(res->payloads[0]->scaled_timeout_ms <= 400);
+	ktstr__scenario_result__free_unpacked(res, NULL);
+}
+
+/* Whether PID is gone (or a zombie), waiting up to 5 s for a SIGKILL to
+ * land. */
+static bool dead(pid_t pid)
+{
+	for (int i = 0; i < 500; i++) {
+		char path[64], buf[256], *p;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		if (!(f = fopen(path, "r")))
+			return true;
+		p = fgets(buf, sizeof(buf), f);
+		fclose(f);
+		if (p && (p = strrchr(buf, ')')) && p[1] == ' ' && p[2] == 'Z')
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* A payload that ends leaves no child running: its process group is
+ * killed. */
+static void test_payload_group(void **state)
+{
+	Ktstr__ScenarioResult *res;
+	long pid;
+
+	(void)state;
+	res = run("name: t\nsteps:\n  - ops:\n"
+		  "      - {run_payload: {name: sh, path: /bin/sh, args: ['-c',\n"
+		  "         'sleep 30 >/dev/null 2>&1 & echo $!']}}\n"
+		  "      - {wait_payload: {name: sh, timeout_ms: 10000}}\n"
+		  "    hold: {fixed_ms: 1}\n", NULL);
+	assert_true(res->ok);
+	assert_int_equal(res->payloads[0]->exit_code, 0);
+	pid = strtol(res->payloads[0]->output, NULL, 10);
+	assert_true(pid > 1);
+	if (!dead((pid_t)pid)) {
+		kill((pid_t)pid, SIGKILL);
+		fail_msg("the payload's child %ld outlived it", pid);
+	}
+	ktstr__scenario_result__free_unpacked(res, NULL);
 }
 
 int main(void)
@@ -222,6 +335,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hooks),
 		cmocka_unit_test(test_payloads),
+		cmocka_unit_test(test_wait_scaled),
+		cmocka_unit_test(test_wait_clamped),
+		cmocka_unit_test(test_payload_group),
 		cmocka_unit_test(test_affinity_outside),
 		cmocka_unit_test(test_unknown_name),
 	};

@@ -229,6 +229,10 @@ static const struct { const char *yaml, *want; } rejects[] = {
 	{ STEP("      - {run_payload: {name: p, path: /bin/true}}\n      - {kill_payload: p}\n      - {kill_payload: p}\n"), "t.yaml:7: steps[0].ops[2].kill_payload: kill_payload: payload 'p' is not running" },
 	{ STEP("      - {run_payload: {name: p, path: /bin/true}}\n  - ops:\n      - {run_payload: {name: p, path: /bin/true}}\n"), "t.yaml:7: steps[1].ops[0].run_payload: run_payload: payload 'p' already ran" },
 	{ STEP("      - {run_payload: {name: p, path: /bin/true, cgroup: nope}}\n"), "t.yaml:5: steps[0].ops[0].run_payload: run_payload: cgroup 'nope' does not exist" },
+	/* remove_cgroup kills what runs in it: not a payload still running,
+	 * also one that moved there with its tasks */
+	{ STEP("      - {add_cgroup: {name: a}}\n      - {run_payload: {name: p, path: /bin/true, cgroup: a}}\n  - ops:\n      - {remove_cgroup: a}\n"), "t.yaml:8: steps[1].ops[0].remove_cgroup: remove_cgroup: cgroup 'a' holds payload 'p', still running: wait_payload or kill_payload it first" },
+	{ STEP("      - {add_cgroup: {name: a}}\n      - {add_cgroup: {name: b}}\n      - {run_payload: {name: p, path: /bin/true, cgroup: a}}\n      - {move_all_tasks: {from: a, to: b}}\n      - {remove_cgroup: b}\n"), "t.yaml:9: steps[0].ops[4].remove_cgroup: remove_cgroup: cgroup 'b' holds payload 'p'" },
 	/* a step's own cgroups come after its ops and end with the step */
 	{ STEP("      - {stop_cgroup: c}\n    cgroups: [{name: c}]\n"), "t.yaml:5: steps[0].ops[0].stop_cgroup: stop_cgroup: cgroup 'c' does not exist" },
 	{ "name: t\nsteps:\n  - cgroups: [{name: c}]\n  - ops: [{stop_cgroup: c}]\n", "t.yaml:4: steps[1].ops[0].stop_cgroup: stop_cgroup: cgroup 'c' does not exist" },
@@ -302,6 +306,15 @@ static void test_accepts(void **state)
 	/* Isolation defaults on: there are cpusets to keep. */
 	assert_true(kt_scenario_checks(s)->isolation);
 	ktstr__entry_spec__free_unpacked(es, NULL);
+	kt_scenario_free(s);
+	/* A cgroup whose payload was waited, killed or moved away can go. */
+	s = parse_ok("name: t\nsteps:\n  - ops:\n"
+		     "      - {add_cgroup: {name: a}}\n      - {add_cgroup: {name: b}}\n"
+		     "      - {run_payload: {name: p, path: /bin/true, cgroup: a}}\n"
+		     "      - {run_payload: {name: q, path: /bin/true, cgroup: b}}\n"
+		     "      - {move_all_tasks: {from: a, to: b}}\n      - {remove_cgroup: a}\n"
+		     "      - {wait_payload: {name: p, timeout_ms: 100}}\n"
+		     "      - {kill_payload: q}\n      - {remove_cgroup: b}\n");
 	kt_scenario_free(s);
 }
 
