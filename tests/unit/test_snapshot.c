@@ -255,6 +255,33 @@ static void unresolvable_symbol(void **state)
 	kt_snap_free(none);
 }
 
+/* A kernel-symbol watch with no scheduler maps: when it fires, the capture
+ * is stored with an error (it used to render NULL maps and crash PID 1). */
+static void kernel_watch_without_maps(void **state)
+{
+	struct kt_snap *s = kt_snap_new(NULL, 0);
+	struct timespec ten_ms = {0, 10 * 1000 * 1000};
+	Ktstr__ScenarioResult *r;
+	struct kt_err e;
+
+	(void)state;
+	if (kt_snap_watch(s, "jiffies", &e)) {
+		kt_snap_free(s);
+		fprintf(stderr, "SKIP: %s\n", e.msg);
+		skip();
+	}
+	assert_true(kt_snap_watch_is_kernel(s, 0));
+	/* bounded wait for the next tick: not a timing assertion */
+	for (int i = 0; i < 500 && kt_snap_n_captures(s) == 0; i++)
+		nanosleep(&ten_ms, NULL);
+	r = collect(s);
+	assert_int_equal(r->n_snapshots, 1);
+	assert_true(!r->snapshots[0]->json || !r->snapshots[0]->json[0]);
+	assert_non_null(strstr(r->snapshots[0]->error, "no scheduler maps"));
+	ktstr__scenario_result__free_unpacked(r, NULL);
+	kt_snap_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -264,6 +291,7 @@ int main(void)
 		cmocka_unit_test(watch_recorded_and_fires),
 		cmocka_unit_test(fourth_watch_cap_exceeded),
 		cmocka_unit_test(unresolvable_symbol),
+		cmocka_unit_test(kernel_watch_without_maps),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
