@@ -464,6 +464,15 @@ static bool sched_verdict(const struct kt_entry_req *req, struct kt_entry_result
 	    k != KTSTR__SCENARIO_RESULT__KIND__WORKER_DIED)
 		return false;
 	s = r->result->scheduler;
+	if (!s && k == KTSTR__SCENARIO_RESULT__KIND__WATCHDOG) {
+		/* A hang is the scheduler's failure whatever the agent knew. */
+		char why[400];
+
+		tail_line(r->message, why, sizeof(why));
+		set_status(r, KT_FAIL, "%s (the guest agent reported no state of scheduler %s)",
+			   why, req->sched->name);
+		return true;
+	}
 	if (!s) {
 		set_status(r, KT_INFRA, "guest agent reported no state of scheduler %s",
 			   req->sched->name);

@@ -451,6 +451,16 @@ static void table_scheduler(void **state)
 	f = sched_fixture(false, KTSTR__SCHEDULER_STATE__FAILURE__NONE);
 	f->res.scheduler = NULL;
 	EXPECT(f, KT_INFRA, "no state of scheduler scx-ktstr");
+	/* a guest watchdog expiry is a hang: fail, with or without the state */
+	f = sched_fixture(false, KTSTR__SCHEDULER_STATE__FAILURE__NONE);
+	f->res.scheduler = NULL;
+	f->res.ok = 0, f->res.kind = KTSTR__SCENARIO_RESULT__KIND__WATCHDOG;
+	f->res.error = "guest watchdog expired after 3000 ms";
+	EXPECT(f, KT_FAIL, "expired after 3000 ms (the guest agent reported no state of scheduler");
+	f = sched_fixture(false, KTSTR__SCHEDULER_STATE__FAILURE__NONE);
+	f->res.ok = 0, f->res.kind = KTSTR__SCENARIO_RESULT__KIND__WATCHDOG;
+	f->res.error = "guest watchdog expired after 3000 ms";
+	EXPECT(f, KT_FAIL, "guest watchdog expired");
 	/* the scenario's own error stays an error */
 	f = sched_fixture(false, KTSTR__SCHEDULER_STATE__FAILURE__STALL);
 	f->res.ok = 0;
