@@ -140,6 +140,8 @@ static Ktstr__ScenarioResult *run(const Ktstr__EntrySpec *spec, const Ktstr__Gue
 	} else {
 		res = kt_runner_run(spec, topo, KT_CGROUP_BASE, &hooks);
 	}
+	/* the watches run on while an expected failure comes */
+	kt_sched_await_failure(ah.sched);
 	kt_snap_collect(ah.snap, res);
 	kt_snap_free(ah.snap);
 	if (ah.sched) {

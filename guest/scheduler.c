@@ -46,7 +46,7 @@ struct kt_sched {
 	volatile bool reader_quit; /* drain what is there, then end */
 	pthread_mutex_t lock; /* out */
 	struct tail out, klog;
-	bool enabled, failed, stopping, have_status;
+	bool enabled, failed, stopping, have_status, awaited;
 	int status;
 	uint64_t enabled_at_ms, failed_at_ms;
 	/* the kernel's word on the exit, from kmsg, before we stopped it */
@@ -566,6 +566,21 @@ bool kt_sched_failed(struct kt_sched *s)
 	return s->failed;
 }
 
+bool kt_sched_await_failure(struct kt_sched *s)
+{
+	bool failed = kt_sched_failed(s);
+
+	if (!s || s->awaited)
+		return failed;
+	s->awaited = true;
+	for (uint64_t t0 = kt_now_ms(); s->spec->expect_err && s->enabled && !failed &&
+	     kt_now_ms() - t0 < KT_SCHED_EXPECT_WAIT_MS;) {
+		usleep(50 * 1000);
+		failed = kt_sched_failed(s);
+	}
+	return failed;
+}
+
 /* ---- the verdict ---- */
 
 /* The loader's own "exit kind=N reason=R msg=M" line (scx-ktstr prints
@@ -779,12 +794,7 @@ void kt_sched_finish(struct kt_sched *s, Ktstr__ScenarioResult *res)
 	/* Whether it failed is decided before we stop it; the details (the
 	 * loader's exit line) are read once it has ended. An expected failure
 	 * may come a little after the scenario: wait for it, bounded. */
-	failed = kt_sched_failed(s);
-	for (uint64_t t0 = kt_now_ms(); s->spec->expect_err && s->enabled && !failed &&
-	     kt_now_ms() - t0 < KT_SCHED_EXPECT_WAIT_MS;) {
-		usleep(50 * 1000);
-		failed = kt_sched_failed(s);
-	}
+	failed = kt_sched_await_failure(s);
 	died = s->have_status;
 	stop(s);
 	classify(s, failed, died, st);

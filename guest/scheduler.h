@@ -71,6 +71,12 @@ bool kt_sched_failed(struct kt_sched *s);
 /* The held BPF maps, NULL when there are none (not enabled, hold failed). */
 struct kt_mapdump *kt_sched_maps(struct kt_sched *s);
 
+/* With expect_err and no failure yet, wait up to KT_SCHED_EXPECT_WAIT_MS
+ * for it (once: kt_sched_finish waits only when this was not called);
+ * true once it has failed. The agent calls it before it stops the
+ * watches, so a watch that fires with the expected failure captures it. */
+bool kt_sched_await_failure(struct kt_sched *s);
+
 /* Classify, stop, and fill RES->scheduler (and on a failure dump_json);
  * after this only kt_sched_free. */
 void kt_sched_finish(struct kt_sched *s, Ktstr__ScenarioResult *res);
