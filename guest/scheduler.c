@@ -23,6 +23,7 @@
 #define POLL_MS 20
 #define PID_WAIT_MS 5000
 #define SYSRQ_WAIT_MS 300
+#define READER_QUIT_MS 500  /* a child that keeps writing cannot hold us */
 #define MSG_MAX 4096 /* SchedulerState.message */
 #define VERIFIER_LINES 20
 #define LINE_MAX_SHOWN 200
@@ -275,16 +276,22 @@ static void kmsg_drain(struct kt_sched *s)
 /* ---- the process ---- */
 
 /* Fills the output ring until EOF, or until told to quit and nothing is
- * left to read (a child of the scheduler may keep the pipe open). */
+ * left to read (a child of the scheduler may keep the pipe open), or
+ * READER_QUIT_MS after that (one may keep writing). */
 static void *reader_main(void *arg)
 {
 	struct kt_sched *s = arg;
 	struct pollfd p = {s->out_fd, POLLIN, 0};
+	uint64_t quit_at = 0;
 	char buf[4096];
 	ssize_t n;
 	int r;
 
 	for (;;) {
+		if (s->reader_quit && !quit_at)
+			quit_at = kt_now_ms();
+		if (quit_at && kt_now_ms() - quit_at > READER_QUIT_MS)
+			break;
 		r = poll(&p, 1, s->reader_quit ? 0 : 100);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -305,7 +312,9 @@ static void *reader_main(void *arg)
 }
 
 /* The minder: real-time, forks the scheduler, reports its pid and then
- * its wait status on ST. Never returns. */
+ * its wait status on ST. Never returns. It leads its own process group,
+ * which the scheduler and its children inherit: stop() kills the group,
+ * also when the pid word never came. */
 static void __attribute__((noreturn)) minder(const Ktstr__SchedulerSpec *spec, int out, int st)
 {
 	char *argv[KT_SCHED_MAX_ARGS + 2];
@@ -315,6 +324,7 @@ static void __attribute__((noreturn)) minder(const Ktstr__SchedulerSpec *spec, i
 	pid_t pid;
 	int status, null;
 
+	setpgid(0, 0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int sig = 1; sig < NSIG; sig++)
@@ -398,6 +408,7 @@ static int spawn(struct kt_sched *s, struct kt_err *err)
 		close(st[0]);
 		minder(s->spec, out[1], st[1]);
 	}
+	setpgid(s->minder, s->minder); /* either side may come first */
 	close(out[1]);
 	close(st[1]);
 	s->out_fd = out[0];
@@ -723,6 +734,15 @@ static void stop(struct kt_sched *s)
 			poll_status(s, KT_SCHED_STOP_MS);
 		}
 	}
+	/* What is left of its group (the scheduler when its pid never came,
+	 * children it left behind): killed before we reap the minder, the
+	 * group's leader, so the group id is still its own. */
+	if (s->minder > 0) {
+		if (s->pid <= 0)
+			kt_glog("scheduler %s: its pid is unknown: killing its process group",
+				s->spec->name);
+		kill(-s->minder, SIGKILL);
+	}
 	/* ECHILD when the runner reaped it already: fine. */
 	for (t0 = kt_now_ms(); s->minder > 0 && kt_now_ms() - t0 < KT_SCHED_STOP_MS;) {
 		pid_t w = waitpid(s->minder, NULL, WNOHANG);
@@ -745,7 +765,7 @@ static char *kernel_dump(struct kt_sched *s)
 {
 	struct tail t = {.cap = KT_SCHED_KDUMP_MAX};
 	char *trace = NULL, *p, *line, *res;
-	size_t len, before;
+	size_t len, before, added;
 	struct kt_err e;
 
 	if (!kt_read_file(TRACEFS "/trace", 16u << 20, &trace, &len, &e)) {
@@ -767,18 +787,20 @@ static char *kernel_dump(struct kt_sched *s)
 		free(t.buf);
 		return res;
 	}
-	/* SysRq-D: the same dump on demand, printed to the kernel log. */
+	/* SysRq-D: the same dump on demand, printed to the kernel log. The
+	 * ring may drop old text meanwhile: count the bytes added since. */
 	kmsg_drain(s);
-	before = s->klog.len;
+	before = s->klog.dropped + s->klog.len;
 	if (write_text("/proc/sysrq-trigger", "D", &e)) {
 		kt_glog("scheduler: %s", e.msg);
 		return kt_xstrdup("");
 	}
 	usleep(SYSRQ_WAIT_MS * 1000);
 	kmsg_drain(s);
-	if (s->klog.len < before) /* the tail dropped old text meanwhile */
-		before = 0;
-	res = kt_xstrdup(s->klog.buf ? s->klog.buf + before : "");
+	added = s->klog.dropped + s->klog.len - before;
+	if (added > s->klog.len) /* more than the ring holds: its newest part */
+		added = s->klog.len;
+	res = kt_xstrdup(s->klog.buf ? s->klog.buf + s->klog.len - added : "");
 	return res;
 }
 
@@ -786,6 +808,7 @@ void kt_sched_finish(struct kt_sched *s, Ktstr__ScenarioResult *res)
 {
 	Ktstr__SchedulerState *st = kt_xcalloc(1, sizeof(*st));
 	struct kt_err e;
+	char *kdump = NULL;
 	bool failed, died;
 
 	ktstr__scheduler_state__init(st);
@@ -796,6 +819,10 @@ void kt_sched_finish(struct kt_sched *s, Ktstr__ScenarioResult *res)
 	 * may come a little after the scenario: wait for it, bounded. */
 	failed = kt_sched_await_failure(s);
 	died = s->have_status;
+	/* The kernel's dump before our own stop: SysRq-D shows the state of
+	 * the failure, not of the unregistering we cause. */
+	if (failed && s->enabled)
+		kdump = kernel_dump(s);
 	stop(s);
 	classify(s, failed, died, st);
 	failed = st->failure != KTSTR__SCHEDULER_STATE__FAILURE__NONE;
@@ -816,8 +843,10 @@ void kt_sched_finish(struct kt_sched *s, Ktstr__ScenarioResult *res)
 			kt_glog("scheduler %s: no failure dump: %s", s->spec->name,
 				s->maps ? e.msg : s->hold_err);
 		}
-		st->kernel_dump = kernel_dump(s);
+		st->kernel_dump = kdump ? kdump : kt_xstrdup("");
+		kdump = NULL;
 	}
+	free(kdump);
 	kmsg_drain(s);
 	st->klog_tail = tail_copy(&s->klog, KT_SCHED_KLOG_TAIL);
 	kt_glog("scheduler %s: %s, failure %d, exit kind %u (%s), status %d", s->spec->name,

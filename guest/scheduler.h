@@ -29,11 +29,15 @@
  * rejection; message = its last lines), NOT_ENABLED (the rest).
  *
  * Finish: with expect_err and no failure yet, wait up to
- * KT_SCHED_EXPECT_WAIT_MS for it. The verdict is taken before we stop it (SIGINT, then SIGKILL),
- * so our own unregistering never counts; on a failure the held maps are
- * rendered into ScenarioResult.dump_json, the sched_ext_dump trace lines
- * become kernel_dump (when there are none: SysRq-D and the kmsg lines it
- * printed), and the kernel log since the start becomes klog_tail. */
+ * KT_SCHED_EXPECT_WAIT_MS for it. The verdict, and on a failure the
+ * kernel's dump (the sched_ext_dump trace lines, when there are none:
+ * SysRq-D and the kmsg lines it printed), are taken before we stop it
+ * (SIGINT, then SIGKILL; then SIGKILL to the minder's process group,
+ * which also ends a scheduler whose pid never came and children it left
+ * behind), so our own unregistering never counts; on a failure the held
+ * maps are rendered into ScenarioResult.dump_json, and the kernel log
+ * since the start becomes klog_tail. The output reader stops at EOF, or
+ * at most 500 ms after the stop. */
 #ifndef KTSTR_SCHED_H
 #define KTSTR_SCHED_H
 #include <stdbool.h>

@@ -5,9 +5,11 @@
  * and the stop (SIGINT, then SIGKILL). The kernel-side verdicts (stall,
  * error) are covered by the integration tests in a guest. */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -112,6 +114,55 @@ static void enable_timeout(void **state)
 	ktstr__scenario_result__free_unpacked(r, NULL);
 }
 
+/* Whether PID is gone (or a zombie nobody reaped yet). */
+static bool gone(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return true;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	p = p ? strrchr(buf, ')') : NULL;
+	return !p || p[2] == 'Z';
+}
+
+/* A child the scheduler leaves behind, writing to its output for ever:
+ * stop() kills the scheduler's process group, so the reader ends (it used
+ * to wait for the pipe's EOF for ever) and nothing is left running. */
+static void child_left_writing(void **state)
+{
+	char script[512], file[] = "/tmp/kt-sched-child.XXXXXX";
+	Ktstr__ScenarioResult *r;
+	FILE *f;
+	int fd, pid = 0;
+
+	(void)state;
+	fd = mkstemp(file);
+	assert_true(fd >= 0);
+	close(fd);
+	/* deaf to SIGPIPE: only a kill ends it */
+	snprintf(script, sizeof(script), "(trap '' PIPE; while :; do echo spam; done) & "
+		 "echo $! >%s; echo waiting; exec sleep 30", file);
+	r = run_sh(script, 300);
+	assert_int_equal(r->scheduler->failure, KTSTR__SCHEDULER_STATE__FAILURE__NOT_ENABLED);
+	assert_non_null(strstr(r->scheduler->output, "spam"));
+	f = fopen(file, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%d", &pid), 1);
+	fclose(f);
+	unlink(file);
+	assert_true(pid > 0);
+	/* bounded wait for the kill to land: not a timing assertion */
+	for (int i = 0; i < 100 && !gone(pid); i++)
+		usleep(10000);
+	assert_true(gone(pid));
+	ktstr__scenario_result__free_unpacked(r, NULL);
+}
+
 static void bad_specs(void **state)
 {
 	Ktstr__SchedulerSpec spec = KTSTR__SCHEDULER_SPEC__INIT;
@@ -149,6 +200,7 @@ int main(void)
 		cmocka_unit_test(killed_before_enabled),
 		cmocka_unit_test(verifier_rejection),
 		cmocka_unit_test(enable_timeout),
+		cmocka_unit_test(child_left_writing),
 		cmocka_unit_test(bad_specs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
