@@ -51,8 +51,7 @@ struct kt_sched {
 	int status;
 	uint64_t enabled_at_ms, failed_at_ms;
 	/* the kernel's word on the exit, from kmsg, before we stopped it */
-	bool k_disabled, k_want_msg;
-	char k_name[64], k_reason[128], k_msg[512];
+	struct kt_sched_kmsg k;
 	uint64_t k_at_ms;
 	char why[512];   /* not enabled: why */
 	struct kt_mapdump *maps;
@@ -216,7 +215,7 @@ static void enable_dump_event(void)
 static void kmsg_record(struct kt_sched *s, char *rec, size_t n)
 {
 	unsigned long long usec = 0;
-	char *semi, *text, *p, line[1200];
+	char *semi, *text, line[1200];
 	int k;
 
 	rec[n] = 0;
@@ -231,27 +230,47 @@ static void kmsg_record(struct kt_sched *s, char *rec, size_t n)
 	tail_add(&s->klog, line, k < (int)sizeof(line) ? (size_t)k : sizeof(line) - 1);
 	if (s->stopping)
 		return; /* our own stop: only the tail */
-	if (!s->k_disabled && (p = strstr(text, "sched_ext: BPF scheduler \""))) {
-		char *q = strstr(p, "\" disabled (");
-		char *r = q ? strrchr(q, ')') : NULL;
-
-		if (!q || !r)
-			return;
-		p += strlen("sched_ext: BPF scheduler \"");
-		snprintf(s->k_name, sizeof(s->k_name), "%.*s", (int)(q - p), p);
-		q += strlen("\" disabled (");
-		snprintf(s->k_reason, sizeof(s->k_reason), "%.*s", (int)(r - q), q);
-		s->k_disabled = s->k_want_msg = true;
+	if (kt_sched_kmsg_line(&s->k, text))
 		s->k_at_ms = usec / 1000;
-		return;
+}
+
+bool kt_sched_kmsg_line(struct kt_sched_kmsg *k, const char *text)
+{
+	const char *p, *q, *r;
+	size_t n;
+
+	if (!k->disabled && (p = strstr(text, "sched_ext: BPF scheduler \""))) {
+		q = strstr(p, "\" disabled (");
+		r = q ? strrchr(q, ')') : NULL;
+		if (!q || !r)
+			return false;
+		p += strlen("sched_ext: BPF scheduler \"");
+		snprintf(k->name, sizeof(k->name), "%.*s", (int)(q - p), p);
+		q += strlen("\" disabled (");
+		snprintf(k->reason, sizeof(k->reason), "%.*s", (int)(r - q), q);
+		k->disabled = k->want_msg = true;
+		return true;
 	}
 	/* The next "sched_ext: NAME: MESSAGE" line is the exit message. */
-	if (s->k_want_msg && strncmp(text, "sched_ext: ", 11) == 0 &&
-	    strncmp(text + 11, s->k_name, strlen(s->k_name)) == 0 &&
-	    strncmp(text + 11 + strlen(s->k_name), ": ", 2) == 0) {
-		snprintf(s->k_msg, sizeof(s->k_msg), "%s", text + 13 + strlen(s->k_name));
-		s->k_want_msg = false;
+	n = strlen(k->name);
+	if (k->want_msg && strncmp(text, "sched_ext: ", 11) == 0 &&
+	    strncmp(text + 11, k->name, n) == 0 && strncmp(text + 11 + n, ": ", 2) == 0) {
+		snprintf(k->msg, sizeof(k->msg), "%s", text + 13 + n);
+		k->want_msg = false;
 	}
+	return false;
+}
+
+Ktstr__SchedulerState__Failure kt_sched_failure_of(unsigned kind, bool died)
+{
+	/* The kernel's error kinds first: many loaders exit after them. */
+	if (kind == 1026)
+		return KTSTR__SCHEDULER_STATE__FAILURE__STALL;
+	if (kind >= 1024)
+		return KTSTR__SCHEDULER_STATE__FAILURE__ERROR;
+	if (died)
+		return KTSTR__SCHEDULER_STATE__FAILURE__CRASH;
+	return KTSTR__SCHEDULER_STATE__FAILURE__ERROR; /* unregistered while it lived on */
 }
 
 static void kmsg_drain(struct kt_sched *s)
@@ -567,12 +586,12 @@ bool kt_sched_failed(struct kt_sched *s)
 		return true;
 	kmsg_drain(s);
 	poll_status(s, 0);
-	if (s->k_disabled || s->have_status || !state_enabled()) {
+	if (s->k.disabled || s->have_status || !state_enabled()) {
 		s->failed = true;
 		s->failed_at_ms = kt_now_ms();
 		kt_glog("scheduler %s: ended during the scenario after %llu ms%s%s%s",
 			s->spec->name, (unsigned long long)(s->failed_at_ms - s->enabled_at_ms),
-			s->k_disabled ? " (" : "", s->k_reason, s->k_disabled ? ")" : "");
+			s->k.disabled ? " (" : "", s->k.reason, s->k.disabled ? ")" : "");
 	}
 	return s->failed;
 }
@@ -679,24 +698,16 @@ static void classify(struct kt_sched *s, bool failed, bool died, Ktstr__Schedule
 		return;
 	st->exited = true;
 	if (!loader_exit(s, &kind, reason, sizeof(reason), msg, sizeof(msg)) || !kind) {
-		kind = kt_sched_kind_of_reason(s->k_reason);
+		kind = kt_sched_kind_of_reason(s->k.reason);
 		reason[0] = msg[0] = 0;
 	}
-	if (s->k_reason[0])
-		snprintf(reason, sizeof(reason), "%s", s->k_reason);
+	if (s->k.reason[0])
+		snprintf(reason, sizeof(reason), "%s", s->k.reason);
 	if (!msg[0])
-		snprintf(msg, sizeof(msg), "%s", s->k_msg);
+		snprintf(msg, sizeof(msg), "%s", s->k.msg);
 	st->exit_kind = kind;
 	set_str(&st->reason, reason);
-	/* The kernel's error kinds first: many loaders exit after them. */
-	if (kind == 1026)
-		st->failure = KTSTR__SCHEDULER_STATE__FAILURE__STALL;
-	else if (kind >= 1024)
-		st->failure = KTSTR__SCHEDULER_STATE__FAILURE__ERROR;
-	else if (died)
-		st->failure = KTSTR__SCHEDULER_STATE__FAILURE__CRASH;
-	else /* unregistered while its process lived on */
-		st->failure = KTSTR__SCHEDULER_STATE__FAILURE__ERROR;
+	st->failure = kt_sched_failure_of(kind, died);
 	if (!msg[0] && st->failure == KTSTR__SCHEDULER_STATE__FAILURE__CRASH) {
 		if (WIFSIGNALED(s->status))
 			snprintf(msg, sizeof(msg), "the scheduler process was killed by signal %d",
@@ -704,7 +715,7 @@ static void classify(struct kt_sched *s, bool failed, bool died, Ktstr__Schedule
 		else
 			snprintf(msg, sizeof(msg), "the scheduler process exited with status %d",
 				 WEXITSTATUS(s->status));
-	} else if (!msg[0] && !s->k_disabled) {
+	} else if (!msg[0] && !s->k.disabled) {
 		char state[32];
 
 		read_state(state, sizeof(state));

@@ -75,6 +75,24 @@ bool kt_sched_failed(struct kt_sched *s);
 /* The held BPF maps, NULL when there are none (not enabled, hold failed). */
 struct kt_mapdump *kt_sched_maps(struct kt_sched *s);
 
+/* What the kernel's log says of a sched_ext scheduler's end, built up line
+ * by line (kt_sched_kmsg_line; zeroed to start). */
+struct kt_sched_kmsg {
+	bool disabled;        /* `sched_ext: BPF scheduler "NAME" disabled (REASON)` */
+	bool want_msg;        /* its "sched_ext: NAME: MESSAGE" line is still to come */
+	char name[64], reason[128], msg[512];
+};
+
+/* Feed one kernel log line's TEXT (without the kmsg prefix): true when it
+ * is the "disabled" line (the first only; later ones are ignored). */
+bool kt_sched_kmsg_line(struct kt_sched_kmsg *k, const char *text);
+
+/* The failure class of an enabled scheduler that ended with exit KIND
+ * (0 = unknown) and whose process had DIED on its own: STALL for 1026,
+ * ERROR for another kernel error kind (>= 1024) or an unregistering while
+ * it lived on, else CRASH. */
+Ktstr__SchedulerState__Failure kt_sched_failure_of(unsigned kind, bool died);
+
 /* With expect_err and no failure yet, wait up to KT_SCHED_EXPECT_WAIT_MS
  * for it (once: kt_sched_finish waits only when this was not called);
  * true once it has failed. The agent calls it before it stops the

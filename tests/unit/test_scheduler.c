@@ -163,6 +163,59 @@ static void child_left_writing(void **state)
 	ktstr__scenario_result__free_unpacked(r, NULL);
 }
 
+/* The kernel's words on an enabled scheduler's end, as the sid kernel
+ * prints them, and the failure class they make. */
+static void kmsg_disabled_lines(void **state)
+{
+	struct kt_sched_kmsg k;
+
+	(void)state;
+	memset(&k, 0, sizeof(k));
+	assert_false(kt_sched_kmsg_line(&k, "sched_ext: \"ktstr\" does not implement cgroup cpu.weight"));
+	assert_false(kt_sched_kmsg_line(&k, "sched_ext: ktstr: not the message yet"));
+	assert_false(k.disabled);
+	assert_true(kt_sched_kmsg_line(&k, "sched_ext: BPF scheduler \"ktstr\" disabled "
+					   "(scx_bpf_error)"));
+	assert_string_equal(k.name, "ktstr");
+	assert_string_equal(k.reason, "scx_bpf_error");
+	assert_true(k.want_msg);
+	/* another scheduler's line is not its message */
+	assert_false(kt_sched_kmsg_line(&k, "sched_ext: other: not ours"));
+	assert_false(kt_sched_kmsg_line(&k, "sched_ext: ktstr: scx-ktstr: crash_after_s=1 reached"));
+	assert_string_equal(k.msg, "scx-ktstr: crash_after_s=1 reached");
+	assert_false(k.want_msg);
+	/* only the first exit counts; later lines change nothing */
+	assert_false(kt_sched_kmsg_line(&k, "sched_ext: BPF scheduler \"ktstr\" disabled "
+					    "(runnable task stall)"));
+	assert_false(kt_sched_kmsg_line(&k, "sched_ext: ktstr: later"));
+	assert_string_equal(k.reason, "scx_bpf_error");
+	assert_string_equal(k.msg, "scx-ktstr: crash_after_s=1 reached");
+	assert_int_equal(kt_sched_failure_of(kt_sched_kind_of_reason(k.reason), false),
+			 KTSTR__SCHEDULER_STATE__FAILURE__ERROR);
+
+	/* a stall; a reason with parentheses inside; a cut line */
+	memset(&k, 0, sizeof(k));
+	assert_true(kt_sched_kmsg_line(&k, "sched_ext: BPF scheduler \"ktstr\" disabled "
+					   "(runnable task stall)"));
+	assert_int_equal(kt_sched_failure_of(kt_sched_kind_of_reason(k.reason), false),
+			 KTSTR__SCHEDULER_STATE__FAILURE__STALL);
+	memset(&k, 0, sizeof(k));
+	assert_true(kt_sched_kmsg_line(&k, "sched_ext: BPF scheduler \"a (b)\" disabled (x (y))"));
+	assert_string_equal(k.name, "a (b)");
+	assert_string_equal(k.reason, "x (y)");
+	memset(&k, 0, sizeof(k));
+	assert_false(kt_sched_kmsg_line(&k, "sched_ext: BPF scheduler \"ktstr\" disabled (no end"));
+	assert_false(k.disabled);
+
+	/* the classes: kernel kinds first, then how the process ended */
+	assert_int_equal(kt_sched_failure_of(1026, true), KTSTR__SCHEDULER_STATE__FAILURE__STALL);
+	assert_int_equal(kt_sched_failure_of(1025, true), KTSTR__SCHEDULER_STATE__FAILURE__ERROR);
+	assert_int_equal(kt_sched_failure_of(1024, false), KTSTR__SCHEDULER_STATE__FAILURE__ERROR);
+	assert_int_equal(kt_sched_failure_of(64, true), KTSTR__SCHEDULER_STATE__FAILURE__CRASH);
+	assert_int_equal(kt_sched_failure_of(0, true), KTSTR__SCHEDULER_STATE__FAILURE__CRASH);
+	assert_int_equal(kt_sched_failure_of(64, false), KTSTR__SCHEDULER_STATE__FAILURE__ERROR);
+}
+
 static void bad_specs(void **state)
 {
 	Ktstr__SchedulerSpec spec = KTSTR__SCHEDULER_SPEC__INIT;
@@ -201,6 +254,7 @@ int main(void)
 		cmocka_unit_test(verifier_rejection),
 		cmocka_unit_test(enable_timeout),
 		cmocka_unit_test(child_left_writing),
+		cmocka_unit_test(kmsg_disabled_lines),
 		cmocka_unit_test(bad_specs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
