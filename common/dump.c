@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dump.h"
+#include "json.h"
 
 #define MAX_DEPTH 120		/* JSON nesting; a 32-deep BTF tree needs ~105 */
 #define MAX_NUMBER 512		/* characters in one number */
@@ -964,20 +965,14 @@ int kt_dval_str(const struct kt_dval *v, const char **out, struct kt_err *err)
 	return 0;
 }
 
+/* Through the JSON writer: the text parsed may hold bytes that are not
+ * UTF-8, which must not reach a report raw. */
 static void print_str(const char *s, size_t n, FILE *f)
 {
-	fputc('"', f);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+	struct kt_json j;
 
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
+	kt_json_init(&j, f, false);
+	kt_json_strn(&j, s, n);
 }
 
 void kt_dval_print(const struct kt_dval *v, FILE *f)

@@ -89,12 +89,35 @@ static void every_byte_pair_is_valid(void **state)
 		}
 }
 
+/* A parsed dump printed again (ktstr-run --json's path for dumps): bytes
+ * that are not UTF-8 in the parsed text do not come out raw. */
+static void dump_reprint_is_valid(void **state)
+{
+	const char doc[] = "{\"s\":\"a\xffz \xc3\xa9\"}";
+	struct kt_dump *d;
+	struct kt_err e;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(kt_dump_parse(doc, strlen(doc), &d, &e), 0);
+	f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	kt_dval_print(kt_dump_root(d), f);
+	fclose(f);
+	assert_string_equal(buf, "{\"s\":\"a\\ufffdz \xc3\xa9\"}");
+	free(buf);
+	kt_dump_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(valid_utf8_passes),
 		cmocka_unit_test(invalid_bytes_replaced),
 		cmocka_unit_test(every_byte_pair_is_valid),
+		cmocka_unit_test(dump_reprint_is_valid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
