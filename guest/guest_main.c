@@ -130,6 +130,7 @@ static Ktstr__ScenarioResult *run(const Ktstr__EntrySpec *spec, const Ktstr__Gue
 
 	if (spec->scheduler && kt_sched_start(spec->scheduler, &ah.sched, &err))
 		fail(KTSTR__SCENARIO_RESULT__KIND__SCENARIO_ERROR, "scheduler", err.msg);
+	kt_watchdog_sched(ah.sched);
 	ah.snap = kt_snap_new(kt_sched_maps(ah.sched), 0);
 	if (ah.sched && !kt_sched_enabled(ah.sched)) {
 		/* Never came up: no scenario to run, the scheduler's state says why. */
@@ -146,6 +147,7 @@ static Ktstr__ScenarioResult *run(const Ktstr__EntrySpec *spec, const Ktstr__Gue
 	kt_snap_free(ah.snap);
 	if (ah.sched) {
 		kt_sched_finish(ah.sched, res);
+		kt_watchdog_sched(NULL);
 		kt_sched_free(ah.sched);
 	}
 	return res;

@@ -726,6 +726,32 @@ static void classify(struct kt_sched *s, bool failed, bool died, Ktstr__Schedule
 			      s->failed_at_ms - s->enabled_at_ms;
 }
 
+void kt_sched_state_now(struct kt_sched *s, Ktstr__SchedulerState *st)
+{
+	char buf[sizeof(s->k.msg)];
+	bool disabled = s->k.disabled;
+
+	set_str(&st->name, s->spec->name);
+	st->enabled = s->enabled;
+	if (s->enabled && disabled) {
+		snprintf(buf, sizeof(buf), "%.*s", (int)sizeof(s->k.reason) - 1, s->k.reason);
+		st->exited = true;
+		st->exit_kind = kt_sched_kind_of_reason(buf);
+		st->failure = kt_sched_failure_of(st->exit_kind, s->have_status);
+		set_str(&st->reason, buf);
+		snprintf(buf, sizeof(buf), "%.*s", (int)sizeof(s->k.msg) - 1, s->k.msg);
+		set_str(&st->message, buf);
+	} else {
+		set_str(&st->message, s->enabled ? "still enabled when the guest watchdog expired"
+						 : "never enabled");
+	}
+	if (pthread_mutex_trylock(&s->lock) == 0) {
+		st->output = tail_copy(&s->out, KT_SCHED_OUTPUT_TAIL);
+		pthread_mutex_unlock(&s->lock);
+	}
+	st->exit_status = -1;
+}
+
 static void stop(struct kt_sched *s)
 {
 	uint64_t t0;

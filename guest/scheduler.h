@@ -93,6 +93,13 @@ bool kt_sched_kmsg_line(struct kt_sched_kmsg *k, const char *text);
  * it lived on, else CRASH. */
 Ktstr__SchedulerState__Failure kt_sched_failure_of(unsigned kind, bool died);
 
+/* What is known of the scheduler now, into ST (strings malloc'd), for the
+ * guest watchdog's report of a hang: name, enabled, and when the kernel
+ * has already ended it, its failure class, reason and message, plus the
+ * output tail. Stops nothing and waits for nothing: safe from another
+ * thread while the agent is stuck (fields are copied bounded). */
+void kt_sched_state_now(struct kt_sched *s, Ktstr__SchedulerState *st);
+
 /* With expect_err and no failure yet, wait up to KT_SCHED_EXPECT_WAIT_MS
  * for it (once: kt_sched_finish waits only when this was not called);
  * true once it has failed. The agent calls it before it stops the
