@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dump.h"
+#include "json.h"
 
 #define MAX_DEPTH 120		/* JSON nesting; a 32-deep BTF tree needs ~105 */
 #define MAX_NUMBER 512		/* characters in one number */
@@ -522,10 +523,43 @@ static bool name_matches(const char *name, const char *want, size_t n)
 	return len > n && name[len - n - 1] == '.' && !memcmp(name + len - n, want, n);
 }
 
-/* The map named WANT (N bytes): exact names first, then suffixes. */
+/* The kernel's name (BPF_OBJ_NAME_LEN - 1 = 15 chars) of the global data
+ * map libbpf makes for OBJECT.SECTION, WANT (N bytes) being "OBJECT.SECTION"
+ * with SECTION one of .bss/.data/.rodata/.kconfig (no dot inside): libbpf's
+ * internal_map_name() keeps the section whole, reserving at least 7 chars
+ * for it, and the object name's first 15 - max(7, len(SECTION)) chars
+ * (8 for .bss, "scx_ktstr.bss" -> "scx_ktst.bss"). OLD_RULE: libbpf
+ * before 0.7 used "%.8s%.7s" always. False when WANT is no such name. */
+static bool libbpf_data_name(const char *want, size_t n, bool old_rule, char *buf, size_t len)
+{
+	const char *dot = memchr(want, '.', n);
+	size_t pfx, sfx;
+
+	if (!dot || dot == want || memchr(dot + 1, '.', n - (size_t)(dot + 1 - want)) ||
+	    dot + 1 == want + n)
+		return false;
+	pfx = (size_t)(dot - want);
+	sfx = n - pfx;
+	if (old_rule) {
+		pfx = pfx < 8 ? pfx : 8;
+		sfx = sfx < 7 ? sfx : 7;
+	} else {
+		size_t keep = 15 - (sfx > 7 ? (sfx < 15 ? sfx : 15) : 7);
+
+		sfx = sfx < 15 ? sfx : 15;
+		pfx = pfx < keep ? pfx : keep;
+	}
+	snprintf(buf, len, "%.*s%.*s", (int)pfx, want, (int)sfx, dot);
+	return true;
+}
+
+/* The map named WANT (N bytes): exact names first, then suffixes, then
+ * the name libbpf truncated WANT to (a global data map). */
 static const struct kt_dval *find_map(const struct kt_dump *d, const char *want, size_t n)
 {
 	const struct kt_dval *maps = maps_of(d);
+	char trunc[2][16];
+	bool has[2];
 
 	if (!maps)
 		return NULL;
@@ -537,6 +571,15 @@ static const struct kt_dval *find_map(const struct kt_dump *d, const char *want,
 				continue;
 			if (pass == 0 ? strlen(name) == n && !memcmp(name, want, n)
 				      : name_matches(name, want, n))
+				return &maps->items[i];
+		}
+	has[0] = libbpf_data_name(want, n, false, trunc[0], sizeof(trunc[0]));
+	has[1] = libbpf_data_name(want, n, true, trunc[1], sizeof(trunc[1]));
+	for (int r = 0; r < 2; r++)
+		for (size_t i = 0; has[r] && i < maps->n; i++) {
+			const char *name = obj_str(&maps->items[i], "name");
+
+			if (name && strcmp(name, trunc[r]) == 0)
 				return &maps->items[i];
 		}
 	return NULL;
@@ -922,20 +965,14 @@ int kt_dval_str(const struct kt_dval *v, const char **out, struct kt_err *err)
 	return 0;
 }
 
+/* Through the JSON writer: the text parsed may hold bytes that are not
+ * UTF-8, which must not reach a report raw. */
 static void print_str(const char *s, size_t n, FILE *f)
 {
-	fputc('"', f);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+	struct kt_json j;
 
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
+	kt_json_init(&j, f, false);
+	kt_json_strn(&j, s, n);
 }
 
 void kt_dval_print(const struct kt_dval *v, FILE *f)

@@ -5,6 +5,9 @@
  *   kt_dump_var(d, "stall", ...)                   a global in any data map
  *   kt_dump_var(d, "bss.nr_enqueued", ...)         section suffix + member
  *   kt_dump_var(d, "scx_ktst.bss.nr_enqueued", ...) map name + member
+ *   kt_dump_var(d, "scx_ktstr.bss.nr_enqueued", ...) object.section: the
+ *     map libbpf named from it (object name cut to 8 chars for .bss/.data/
+ *     .rodata, 15 - len(section) for longer sections; old libbpf "%.8s%.7s")
  *   kt_dump_var(d, "my_map[3].field.sub", ...)     entry at index, members
  *
  * Errors name the part of the path that was not found, or the kind found
@@ -25,7 +28,8 @@ struct kt_dval;  /* one node of it */
 int kt_dump_parse(const char *json, size_t len, struct kt_dump **out, struct kt_err *err);
 void kt_dump_free(struct kt_dump *d);
 
-/* The map called NAME (full name, or its suffix after the last '.'). */
+/* The map called NAME (full name, its suffix after the last '.', or the
+ * name libbpf cut OBJECT.SECTION to, as above). */
 int kt_dump_map(const struct kt_dump *d, const char *name, const struct kt_dval **map,
 		struct kt_err *err);
 /* Entry I of MAP: its value tree. */

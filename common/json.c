@@ -65,12 +65,47 @@ void kt_json_obj_end(struct kt_json *j) { close_(j, '}'); }
 void kt_json_arr_begin(struct kt_json *j) { open(j, '['); }
 void kt_json_arr_end(struct kt_json *j) { close_(j, ']'); }
 
+/* The length of the well-formed UTF-8 sequence at S (N bytes left), 0 when
+ * there is none (RFC 3629: no overlongs, surrogates or code points past
+ * U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
 void kt_json_strn(struct kt_json *j, const char *s, size_t n)
 {
+	const unsigned char *u = (const unsigned char *)s;
+
 	pre_value(j);
 	fputc('"', j->f);
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = s[i];
+		unsigned char c = u[i];
+		size_t len;
 
 		switch (c) {
 		case '"': fputs("\\\"", j->f); break;
@@ -79,10 +114,18 @@ void kt_json_strn(struct kt_json *j, const char *s, size_t n)
 		case '\r': fputs("\\r", j->f); break;
 		case '\t': fputs("\\t", j->f); break;
 		default:
-			if (c < 0x20 || c == 0x7f)
+			if (c < 0x20 || c == 0x7f) {
 				fprintf(j->f, "\\u%04x", c);
-			else
+			} else if (c < 0x80) {
 				fputc(c, j->f);
+			} else if ((len = utf8_seq(u + i, n - i)) != 0) {
+				fwrite(u + i, 1, len, j->f);
+				i += len - 1;
+			} else {
+				/* not UTF-8 (guest output, BPF bytes): one
+				 * replacement character per byte */
+				fputs("\\ufffd", j->f);
+			}
 		}
 	}
 	fputc('"', j->f);

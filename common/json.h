@@ -1,5 +1,8 @@
 /* A small streaming JSON writer: objects and arrays nest, commas and string
- * escaping are handled here. Output goes to a FILE. */
+ * escaping are handled here. Output goes to a FILE and is always valid
+ * UTF-8: strings pass well-formed UTF-8 sequences through, escape control
+ * characters (\uXXXX), and write each byte that is not part of one (guest
+ * output, BPF bytes) as \ufffd, the replacement character. */
 #ifndef KTSTR_JSON_H
 #define KTSTR_JSON_H
 #include <stdbool.h>

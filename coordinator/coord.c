@@ -25,6 +25,7 @@
 
 #define MAX_MSGS_PER_ROUND 4096 /* bounded work per loop iteration */
 #define WATCH_MAX_BRIEFS 512
+#define BUILTIN_SCX "scx-ktstr" /* the workers' own scheduler (matrix.c, farm_worker.h) */
 
 /* A worker that said hello. */
 struct cworker {
@@ -37,6 +38,7 @@ struct cworker {
 	uint64_t last_seen;
 	uint64_t hold_until;    /* no placement before: it just handed one back */
 	bool alive, accepting;
+	bool has_scx_ktstr;     /* Hello's; true when it did not say */
 };
 
 /* An entry of an unfinished run. */
@@ -54,6 +56,7 @@ struct centry {
 	size_t tmpl_len;
 	char *need_accel;
 	struct kt_strv tags;
+	bool needs_scx_ktstr;   /* the built-in scheduler, no binary */
 	uint64_t finish_seq;
 	uint64_t sent_at;       /* monotonic ms of the last Assignment sent */
 	uint64_t stuck_since;   /* monotonic ms since no live worker could take it */
@@ -555,6 +558,7 @@ static void on_hello(struct kt_coord *c, const struct kt_farm_peer *p, Ktstr__Wo
 	w->hold_until = 0;
 	w->alive = true;
 	w->accepting = !(h->has_draining && h->draining);
+	w->has_scx_ktstr = !h->has_has_scx_ktstr || h->has_scx_ktstr;
 	tx(c);
 	if (kt_store_worker_seen(c->store, h, wall_ms(), &err))
 		coord_log("store: worker %s: %s", w->id, err.msg);
@@ -1196,6 +1200,7 @@ static int submit(struct kt_coord *c, const Ktstr__SubmitRequest *rq, uint64_t *
 		e->need_accel = d->need_accel ? kt_xstrdup(d->need_accel) : NULL;
 		for (size_t t = 0; t < d->tags.n; t++)
 			kt_strv_add(&e->tags, d->tags.v[t]);
+		e->needs_scx_ktstr = !d->binary && d->scheduler && !strcmp(d->scheduler, BUILTIN_SCX);
 		pack_template(mx, d, &sx, sha, len, &pr, run.id, &e->tmpl, &e->tmpl_len);
 		se.run_id = run.id;
 		se.seq = e->seq;
@@ -1508,7 +1513,8 @@ static void place(struct kt_coord *c)
 		pe[ne] = (struct kt_place_entry){
 			.run_id = e->run_id, .priority = e->priority, .seq = e->seq,
 			.vcpus = e->vcpus, .mem_mb = e->mem_mb, .need_accel = e->need_accel,
-			.tags = (const char *const *)e->tags.v, .n_tags = e->tags.n};
+			.tags = (const char *const *)e->tags.v, .n_tags = e->tags.n,
+			.needs_scx_ktstr = e->needs_scx_ktstr};
 		idx[ne++] = i;
 	}
 	if (!ne) {
@@ -1530,7 +1536,8 @@ static void place(struct kt_coord *c)
 			.mem_budget_mb = w->mem_budget, .mem_used_mb = w->mem_used,
 			.accel = w->accel[0] ? w->accel : NULL, .arch = w->arch[0] ? w->arch : NULL,
 			.tags = (const char *const *)w->tags.v, .n_tags = w->tags.n,
-			.accepting = w->accepting && now >= w->hold_until};
+			.accepting = w->accepting && now >= w->hold_until,
+			.has_scx_ktstr = w->has_scx_ktstr};
 		widx[nw++] = (int)i;
 	}
 	pr = kt_xcalloc(c->n_runs + 1, sizeof(*pr));
@@ -1571,14 +1578,15 @@ static void give_up_unplaceable(struct kt_coord *c)
 			.vcpus_budget = w->vcpus_budget, .mem_budget_mb = w->mem_budget,
 			.accel = w->accel[0] ? w->accel : NULL, .arch = w->arch[0] ? w->arch : NULL,
 			.tags = (const char *const *)w->tags.v, .n_tags = w->tags.n,
-			.accepting = true};
+			.accepting = true, .has_scx_ktstr = w->has_scx_ktstr};
 	}
 	for (size_t i = 0; nw && i < c->n_entries; i++) {
 		struct centry *e = &c->entries[i];
 		struct kt_place_entry pe = {
 			.run_id = e->run_id, .priority = e->priority, .seq = e->seq,
 			.vcpus = e->vcpus, .mem_mb = e->mem_mb, .need_accel = e->need_accel,
-			.tags = (const char *const *)e->tags.v, .n_tags = e->tags.n};
+			.tags = (const char *const *)e->tags.v, .n_tags = e->tags.n,
+			.needs_scx_ktstr = e->needs_scx_ktstr};
 		char msg[256];
 
 		if (e->r.state != KT_ENTRY_QUEUED || kt_place_possible(&pe, pw, nw)) {
@@ -1592,9 +1600,10 @@ static void give_up_unplaceable(struct kt_coord *c)
 		if (now - e->stuck_since < (uint64_t)STUCK_BEATS * c->hb_ms)
 			continue;
 		snprintf(msg, sizeof(msg), "no connected worker can run it (it needs %u vCPUs, "
-			 "%llu MiB%s%s%s)", e->vcpus, (unsigned long long)e->mem_mb,
+			 "%llu MiB%s%s%s%s)", e->vcpus, (unsigned long long)e->mem_mb,
 			 e->need_accel ? ", accel " : "", e->need_accel ? e->need_accel : "",
-			 e->tags.n ? ", tags" : "");
+			 e->tags.n ? ", tags" : "",
+			 e->needs_scx_ktstr ? ", a worker built with " BUILTIN_SCX : "");
 		e->r.state = KT_ENTRY_DONE;
 		e->r.status = KT_INFRA;
 		coord_log("entry %llu %s: infra: %s", (unsigned long long)e->id, e->name, msg);
@@ -1709,6 +1718,8 @@ static int load_entry(void *ctx, const struct kt_store_entry *se, struct kt_err 
 	e->tmpl = kt_xcalloc(se->assignment_len ? se->assignment_len : 1, 1);
 	memcpy(e->tmpl, se->assignment, se->assignment_len);
 	e->tmpl_len = se->assignment_len;
+	e->needs_scx_ktstr = a->scheduler && !a->scheduler->binary && a->scheduler->name &&
+			     !strcmp(a->scheduler->name, BUILTIN_SCX);
 	ktstr__assignment__free_unpacked(a, NULL);
 	e->r.attempt = se->p.attempt;
 	e->r.infra_tries = se->p.infra_tries;

@@ -68,6 +68,8 @@ static bool capable(const struct kt_place_worker *w, entry_p e)
 		return false;
 	if (e->arch && !same_str(e->arch, w->arch))
 		return false;
+	if (e->needs_scx_ktstr && !w->has_scx_ktstr)
+		return false;
 	for (size_t i = 0; i < e->n_tags; i++)
 		if (!e->tags[i] || !has_tag(w, e->tags[i]))
 			return false;
@@ -260,6 +262,7 @@ static uint64_t hash_needs(entry_p e)
 	h = (h ^ e->mem_mb) * 0x100000001b3ull;
 	h = hash_str(h, e->need_accel);
 	h = hash_str(h, e->arch);
+	h = (h ^ e->needs_scx_ktstr) * 0x100000001b3ull;
 	for (size_t i = 0; i < e->n_tags; i++)
 		h = hash_str(h, e->tags[i]);
 	return h;
@@ -269,7 +272,7 @@ static bool same_needs(entry_p a, entry_p b)
 {
 	if (need_vcpus(a) != need_vcpus(b) || a->mem_mb != b->mem_mb ||
 	    !same_str(a->need_accel, b->need_accel) || !same_str(a->arch, b->arch) ||
-	    a->n_tags != b->n_tags)
+	    a->needs_scx_ktstr != b->needs_scx_ktstr || a->n_tags != b->n_tags)
 		return false;
 	for (size_t i = 0; i < a->n_tags; i++)
 		if (!same_str(a->tags[i], b->tags[i]))

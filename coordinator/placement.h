@@ -4,7 +4,8 @@
  *
  * Rules, in order:
  *   - a worker takes an entry only while accepting, when its capabilities
- *     match (accel, arch, every tag the entry needs) and the entry's vCPUs
+ *     match (accel, arch, every tag the entry needs, the built-in
+ *     scx-ktstr when the entry runs it) and the entry's vCPUs
  *     and memory fit in what its budget leaves free;
  *   - higher priority first;
  *   - within a priority, fair share between runs: the run with the fewest
@@ -37,6 +38,7 @@ struct kt_place_worker {
 	const char *const *tags;
 	size_t n_tags;
 	bool accepting;                       /* false while draining */
+	bool has_scx_ktstr;                   /* the built-in scheduler is there */
 };
 
 struct kt_place_entry {
@@ -49,6 +51,7 @@ struct kt_place_entry {
 	const char *arch;                     /* NULL = any */
 	const char *const *tags;              /* all required */
 	size_t n_tags;
+	bool needs_scx_ktstr;                 /* runs the built-in scheduler */
 };
 
 struct kt_place_run {

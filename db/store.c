@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cpuset.h"
+#include "dump.h"
 #include "schema.h"
 #include "signature.h"
 #include "store.h"
@@ -852,16 +853,25 @@ static int put_sched(struct kt_store *s, const Ktstr__EntryOutcome *o, struct kt
 }
 
 /* JSON text from the guest, whole or not at all: a cut JSON text is no
- * JSON. Returns false (NOTE says why) when it exceeds the bound. */
-static bool json_fits(const char *json, char *note, size_t len)
+ * JSON, and what ktstr-query reads back must parse (kt_dump_parse).
+ * Returns false (NOTE says why) when it exceeds the bound or is invalid. */
+static bool json_ok(const char *json, char *note, size_t len)
 {
 	size_t n = json ? strlen(json) : 0;
+	struct kt_dump *d;
+	struct kt_err e;
 
-	if (n <= KT_STORE_MAX_DUMP)
-		return true;
-	snprintf(note, len, "%zu bytes of JSON, over the %u-byte bound: not stored", n,
-		 KT_STORE_MAX_DUMP);
-	return false;
+	if (n > KT_STORE_MAX_DUMP) {
+		snprintf(note, len, "%zu bytes of JSON, over the %u-byte bound: not stored", n,
+			 KT_STORE_MAX_DUMP);
+		return false;
+	}
+	if (kt_dump_parse(json ? json : "", n, &d, &e)) {
+		snprintf(note, len, "invalid JSON, not stored: %s", e.msg);
+		return false;
+	}
+	kt_dump_free(d);
+	return true;
 }
 
 /* The failure dump, the kernel's sched_ext dump and the kernel log tail. */
@@ -872,7 +882,7 @@ static int put_dump(struct kt_store *s, const Ktstr__EntryOutcome *o, struct kt_
 	const char *json = r && r->dump_json && *r->dump_json ? r->dump_json : NULL;
 	const char *kdump = sc && sc->kernel_dump && *sc->kernel_dump ? sc->kernel_dump : NULL;
 	const char *klog = sc && sc->klog_tail && *sc->klog_tail ? sc->klog_tail : NULL;
-	char note[128] = "";
+	char note[256] = "";
 	sqlite3_stmt *st;
 
 	if (!json && !kdump && !klog)
@@ -881,7 +891,7 @@ static int put_dump(struct kt_store *s, const Ktstr__EntryOutcome *o, struct kt_
 		return -1;
 	sqlite3_bind_int64(st, 1, i64(o->ref->entry_id));
 	sqlite3_bind_int64(st, 2, o->ref->attempt);
-	if (json && json_fits(json, note, sizeof(note)))
+	if (json && json_ok(json, note, sizeof(note)))
 		sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
 	bind_text(st, 4, kdump, KT_STORE_MAX_KDUMP);
 	bind_tail(st, 5, klog, KT_STORE_MAX_CONSOLE);
@@ -897,7 +907,7 @@ static int put_snapshots(struct kt_store *s, const Ktstr__EntryOutcome *o, struc
 
 	for (size_t i = 0; r && i < r->n_snapshots && idx < KT_STORE_MAX_SNAPSHOTS; i++) {
 		const Ktstr__Snapshot *sn = r->snapshots[i];
-		char note[128] = "";
+		char note[256] = "";
 		sqlite3_stmt *st;
 
 		if (!sn)
@@ -908,7 +918,7 @@ static int put_snapshots(struct kt_store *s, const Ktstr__EntryOutcome *o, struc
 		sqlite3_bind_int64(st, 2, o->ref->attempt);
 		sqlite3_bind_int(st, 3, idx++);
 		bind_text(st, 4, sn->name ? sn->name : "", KT_STORE_MAX_NAME);
-		if (sn->json && *sn->json && json_fits(sn->json, note, sizeof(note)))
+		if (sn->json && *sn->json && json_ok(sn->json, note, sizeof(note)))
 			sqlite3_bind_text(st, 5, sn->json, -1, SQLITE_STATIC);
 		if (note[0])
 			sqlite3_bind_text(st, 6, note, -1, SQLITE_STATIC);

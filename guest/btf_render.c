@@ -229,22 +229,31 @@ static void emit_enum(struct rctx *c, const struct btf_type *t, const char *td, 
 {
 	bool sign = btf_kflag(t);
 	int64_t sv = sign_extend(v, nbits);
-	uint64_t uv = (uint64_t)v;
+	uint64_t uv = (uint64_t)v, mask = nbits >= 64 ? ~0ull : (1ull << nbits) - 1;
 	const char *found = NULL;
 	uint16_t n = btf_vlen(t);
 
 	if (!c->j)
 		return;
+	/* Compare in the enum's own domain: a signed value read from fewer
+	 * than 64 bits is sign-extended; an unsigned one (or one from BTF
+	 * that does not say) is compared in its low NBITS. */
 	for (uint16_t i = 0; i < n && !found; i++) {
+		bool eq;
+
 		if (btf_is_enum(t)) {
 			const struct btf_enum *e = btf_enum(t) + i;
 
-			if ((uint32_t)e->val == (uint32_t)uv)
+			eq = sign ? (int64_t)e->val == sv
+				  : ((uint64_t)(uint32_t)e->val & mask) == (uv & mask);
+			if (eq)
 				found = btf__name_by_offset(c->btf, e->name_off);
 		} else {
 			const struct btf_enum64 *e = btf_enum64(t) + i;
 
-			if (btf_enum64_value(e) == uv)
+			eq = sign ? (int64_t)btf_enum64_value(e) == sv
+				  : (btf_enum64_value(e) & mask) == (uv & mask);
+			if (eq)
 				found = btf__name_by_offset(c->btf, e->name_off);
 		}
 	}

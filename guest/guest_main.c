@@ -137,6 +137,7 @@ static Ktstr__ScenarioResult *run(const Ktstr__EntrySpec *spec, const Ktstr__Gue
 
 	if (spec->scheduler && kt_sched_start(spec->scheduler, &ah.sched, &err))
 		fail(KTSTR__SCENARIO_RESULT__KIND__SCENARIO_ERROR, "scheduler", err.msg);
+	kt_watchdog_sched(ah.sched);
 	ah.snap = kt_snap_new(kt_sched_maps(ah.sched), 0);
 	if (ah.sched && !kt_sched_enabled(ah.sched)) {
 		/* Never came up: no scenario to run, the scheduler's state says why. */
@@ -147,10 +148,13 @@ static Ktstr__ScenarioResult *run(const Ktstr__EntrySpec *spec, const Ktstr__Gue
 	} else {
 		res = kt_runner_run(spec, topo, KT_CGROUP_BASE, &hooks, time);
 	}
+	/* the watches run on while an expected failure comes */
+	kt_sched_await_failure(ah.sched);
 	kt_snap_collect(ah.snap, res);
 	kt_snap_free(ah.snap);
 	if (ah.sched) {
 		kt_sched_finish(ah.sched, res);
+		kt_watchdog_sched(NULL);
 		kt_sched_free(ah.sched);
 	}
 	return res;

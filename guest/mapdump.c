@@ -540,11 +540,12 @@ int kt_mapdump_render(const struct kt_mapdump *d, size_t max_bytes, char **out,
 	struct btf_cache bc = { 0 };
 	struct errlist el = { 0 };
 	struct out o = { .max = max_bytes ? max_bytes : KT_MAPDUMP_MAX_BYTES };
-	size_t size = 0, maps_dropped = d->dropped;
+	size_t size = 0, maps_dropped;
 	char *buf = NULL;
 
 	if (!d)
 		return kt_errf(err, "map dump: no held maps");
+	maps_dropped = d->dropped;
 	if (o.max < 1024)
 		return kt_errf(err, "map dump limit of %zu bytes is below 1024", o.max);
 	o.f = open_memstream(&buf, &size);

@@ -23,6 +23,7 @@
 #define POLL_MS 20
 #define PID_WAIT_MS 5000
 #define SYSRQ_WAIT_MS 300
+#define READER_QUIT_MS 500  /* a child that keeps writing cannot hold us */
 #define MSG_MAX 4096 /* SchedulerState.message */
 #define VERIFIER_LINES 20
 #define LINE_MAX_SHOWN 200
@@ -46,12 +47,11 @@ struct kt_sched {
 	volatile bool reader_quit; /* drain what is there, then end */
 	pthread_mutex_t lock; /* out */
 	struct tail out, klog;
-	bool enabled, failed, stopping, have_status;
+	bool enabled, failed, stopping, have_status, awaited;
 	int status;
 	uint64_t enabled_at_ms, failed_at_ms;
 	/* the kernel's word on the exit, from kmsg, before we stopped it */
-	bool k_disabled, k_want_msg;
-	char k_name[64], k_reason[128], k_msg[512];
+	struct kt_sched_kmsg k;
 	uint64_t k_at_ms;
 	char why[512];   /* not enabled: why */
 	struct kt_mapdump *maps;
@@ -215,7 +215,7 @@ static void enable_dump_event(void)
 static void kmsg_record(struct kt_sched *s, char *rec, size_t n)
 {
 	unsigned long long usec = 0;
-	char *semi, *text, *p, line[1200];
+	char *semi, *text, line[1200];
 	int k;
 
 	rec[n] = 0;
@@ -230,27 +230,47 @@ static void kmsg_record(struct kt_sched *s, char *rec, size_t n)
 	tail_add(&s->klog, line, k < (int)sizeof(line) ? (size_t)k : sizeof(line) - 1);
 	if (s->stopping)
 		return; /* our own stop: only the tail */
-	if (!s->k_disabled && (p = strstr(text, "sched_ext: BPF scheduler \""))) {
-		char *q = strstr(p, "\" disabled (");
-		char *r = q ? strrchr(q, ')') : NULL;
-
-		if (!q || !r)
-			return;
-		p += strlen("sched_ext: BPF scheduler \"");
-		snprintf(s->k_name, sizeof(s->k_name), "%.*s", (int)(q - p), p);
-		q += strlen("\" disabled (");
-		snprintf(s->k_reason, sizeof(s->k_reason), "%.*s", (int)(r - q), q);
-		s->k_disabled = s->k_want_msg = true;
+	if (kt_sched_kmsg_line(&s->k, text))
 		s->k_at_ms = usec / 1000;
-		return;
+}
+
+bool kt_sched_kmsg_line(struct kt_sched_kmsg *k, const char *text)
+{
+	const char *p, *q, *r;
+	size_t n;
+
+	if (!k->disabled && (p = strstr(text, "sched_ext: BPF scheduler \""))) {
+		q = strstr(p, "\" disabled (");
+		r = q ? strrchr(q, ')') : NULL;
+		if (!q || !r)
+			return false;
+		p += strlen("sched_ext: BPF scheduler \"");
+		snprintf(k->name, sizeof(k->name), "%.*s", (int)(q - p), p);
+		q += strlen("\" disabled (");
+		snprintf(k->reason, sizeof(k->reason), "%.*s", (int)(r - q), q);
+		k->disabled = k->want_msg = true;
+		return true;
 	}
 	/* The next "sched_ext: NAME: MESSAGE" line is the exit message. */
-	if (s->k_want_msg && strncmp(text, "sched_ext: ", 11) == 0 &&
-	    strncmp(text + 11, s->k_name, strlen(s->k_name)) == 0 &&
-	    strncmp(text + 11 + strlen(s->k_name), ": ", 2) == 0) {
-		snprintf(s->k_msg, sizeof(s->k_msg), "%s", text + 13 + strlen(s->k_name));
-		s->k_want_msg = false;
+	n = strlen(k->name);
+	if (k->want_msg && strncmp(text, "sched_ext: ", 11) == 0 &&
+	    strncmp(text + 11, k->name, n) == 0 && strncmp(text + 11 + n, ": ", 2) == 0) {
+		snprintf(k->msg, sizeof(k->msg), "%s", text + 13 + n);
+		k->want_msg = false;
 	}
+	return false;
+}
+
+Ktstr__SchedulerState__Failure kt_sched_failure_of(unsigned kind, bool died)
+{
+	/* The kernel's error kinds first: many loaders exit after them. */
+	if (kind == 1026)
+		return KTSTR__SCHEDULER_STATE__FAILURE__STALL;
+	if (kind >= 1024)
+		return KTSTR__SCHEDULER_STATE__FAILURE__ERROR;
+	if (died)
+		return KTSTR__SCHEDULER_STATE__FAILURE__CRASH;
+	return KTSTR__SCHEDULER_STATE__FAILURE__ERROR; /* unregistered while it lived on */
 }
 
 static void kmsg_drain(struct kt_sched *s)
@@ -275,16 +295,22 @@ static void kmsg_drain(struct kt_sched *s)
 /* ---- the process ---- */
 
 /* Fills the output ring until EOF, or until told to quit and nothing is
- * left to read (a child of the scheduler may keep the pipe open). */
+ * left to read (a child of the scheduler may keep the pipe open), or
+ * READER_QUIT_MS after that (one may keep writing). */
 static void *reader_main(void *arg)
 {
 	struct kt_sched *s = arg;
 	struct pollfd p = {s->out_fd, POLLIN, 0};
+	uint64_t quit_at = 0;
 	char buf[4096];
 	ssize_t n;
 	int r;
 
 	for (;;) {
+		if (s->reader_quit && !quit_at)
+			quit_at = kt_now_ms();
+		if (quit_at && kt_now_ms() - quit_at > READER_QUIT_MS)
+			break;
 		r = poll(&p, 1, s->reader_quit ? 0 : 100);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -305,7 +331,9 @@ static void *reader_main(void *arg)
 }
 
 /* The minder: real-time, forks the scheduler, reports its pid and then
- * its wait status on ST. Never returns. */
+ * its wait status on ST. Never returns. It leads its own process group,
+ * which the scheduler and its children inherit: stop() kills the group,
+ * also when the pid word never came. */
 static void __attribute__((noreturn)) minder(const Ktstr__SchedulerSpec *spec, int out, int st)
 {
 	char *argv[KT_SCHED_MAX_ARGS + 2];
@@ -315,6 +343,7 @@ static void __attribute__((noreturn)) minder(const Ktstr__SchedulerSpec *spec, i
 	pid_t pid;
 	int status, null;
 
+	setpgid(0, 0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int sig = 1; sig < NSIG; sig++)
@@ -398,6 +427,7 @@ static int spawn(struct kt_sched *s, struct kt_err *err)
 		close(st[0]);
 		minder(s->spec, out[1], st[1]);
 	}
+	setpgid(s->minder, s->minder); /* either side may come first */
 	close(out[1]);
 	close(st[1]);
 	s->out_fd = out[0];
@@ -556,14 +586,29 @@ bool kt_sched_failed(struct kt_sched *s)
 		return true;
 	kmsg_drain(s);
 	poll_status(s, 0);
-	if (s->k_disabled || s->have_status || !state_enabled()) {
+	if (s->k.disabled || s->have_status || !state_enabled()) {
 		s->failed = true;
 		s->failed_at_ms = kt_now_ms();
 		kt_glog("scheduler %s: ended during the scenario after %llu ms%s%s%s",
 			s->spec->name, (unsigned long long)(s->failed_at_ms - s->enabled_at_ms),
-			s->k_disabled ? " (" : "", s->k_reason, s->k_disabled ? ")" : "");
+			s->k.disabled ? " (" : "", s->k.reason, s->k.disabled ? ")" : "");
 	}
 	return s->failed;
+}
+
+bool kt_sched_await_failure(struct kt_sched *s)
+{
+	bool failed = kt_sched_failed(s);
+
+	if (!s || s->awaited)
+		return failed;
+	s->awaited = true;
+	for (uint64_t t0 = kt_now_ms(); s->spec->expect_err && s->enabled && !failed &&
+	     kt_now_ms() - t0 < KT_SCHED_EXPECT_WAIT_MS;) {
+		usleep(50 * 1000);
+		failed = kt_sched_failed(s);
+	}
+	return failed;
 }
 
 /* ---- the verdict ---- */
@@ -653,24 +698,16 @@ static void classify(struct kt_sched *s, bool failed, bool died, Ktstr__Schedule
 		return;
 	st->exited = true;
 	if (!loader_exit(s, &kind, reason, sizeof(reason), msg, sizeof(msg)) || !kind) {
-		kind = kt_sched_kind_of_reason(s->k_reason);
+		kind = kt_sched_kind_of_reason(s->k.reason);
 		reason[0] = msg[0] = 0;
 	}
-	if (s->k_reason[0])
-		snprintf(reason, sizeof(reason), "%s", s->k_reason);
+	if (s->k.reason[0])
+		snprintf(reason, sizeof(reason), "%s", s->k.reason);
 	if (!msg[0])
-		snprintf(msg, sizeof(msg), "%s", s->k_msg);
+		snprintf(msg, sizeof(msg), "%s", s->k.msg);
 	st->exit_kind = kind;
 	set_str(&st->reason, reason);
-	/* The kernel's error kinds first: many loaders exit after them. */
-	if (kind == 1026)
-		st->failure = KTSTR__SCHEDULER_STATE__FAILURE__STALL;
-	else if (kind >= 1024)
-		st->failure = KTSTR__SCHEDULER_STATE__FAILURE__ERROR;
-	else if (died)
-		st->failure = KTSTR__SCHEDULER_STATE__FAILURE__CRASH;
-	else /* unregistered while its process lived on */
-		st->failure = KTSTR__SCHEDULER_STATE__FAILURE__ERROR;
+	st->failure = kt_sched_failure_of(kind, died);
 	if (!msg[0] && st->failure == KTSTR__SCHEDULER_STATE__FAILURE__CRASH) {
 		if (WIFSIGNALED(s->status))
 			snprintf(msg, sizeof(msg), "the scheduler process was killed by signal %d",
@@ -678,7 +715,7 @@ static void classify(struct kt_sched *s, bool failed, bool died, Ktstr__Schedule
 		else
 			snprintf(msg, sizeof(msg), "the scheduler process exited with status %d",
 				 WEXITSTATUS(s->status));
-	} else if (!msg[0] && !s->k_disabled) {
+	} else if (!msg[0] && !s->k.disabled) {
 		char state[32];
 
 		read_state(state, sizeof(state));
@@ -687,6 +724,32 @@ static void classify(struct kt_sched *s, bool failed, bool died, Ktstr__Schedule
 	set_str(&st->message, msg);
 	st->exited_after_ms = s->k_at_ms > s->enabled_at_ms ? s->k_at_ms - s->enabled_at_ms :
 			      s->failed_at_ms - s->enabled_at_ms;
+}
+
+void kt_sched_state_now(struct kt_sched *s, Ktstr__SchedulerState *st)
+{
+	char buf[sizeof(s->k.msg)];
+	bool disabled = s->k.disabled;
+
+	set_str(&st->name, s->spec->name);
+	st->enabled = s->enabled;
+	if (s->enabled && disabled) {
+		snprintf(buf, sizeof(buf), "%.*s", (int)sizeof(s->k.reason) - 1, s->k.reason);
+		st->exited = true;
+		st->exit_kind = kt_sched_kind_of_reason(buf);
+		st->failure = kt_sched_failure_of(st->exit_kind, s->have_status);
+		set_str(&st->reason, buf);
+		snprintf(buf, sizeof(buf), "%.*s", (int)sizeof(s->k.msg) - 1, s->k.msg);
+		set_str(&st->message, buf);
+	} else {
+		set_str(&st->message, s->enabled ? "still enabled when the guest watchdog expired"
+						 : "never enabled");
+	}
+	if (pthread_mutex_trylock(&s->lock) == 0) {
+		st->output = tail_copy(&s->out, KT_SCHED_OUTPUT_TAIL);
+		pthread_mutex_unlock(&s->lock);
+	}
+	st->exit_status = -1;
 }
 
 static void stop(struct kt_sched *s)
@@ -707,6 +770,15 @@ static void stop(struct kt_sched *s)
 			kill(s->pid, SIGKILL);
 			poll_status(s, KT_SCHED_STOP_MS);
 		}
+	}
+	/* What is left of its group (the scheduler when its pid never came,
+	 * children it left behind): killed before we reap the minder, the
+	 * group's leader, so the group id is still its own. */
+	if (s->minder > 0) {
+		if (s->pid <= 0)
+			kt_glog("scheduler %s: its pid is unknown: killing its process group",
+				s->spec->name);
+		kill(-s->minder, SIGKILL);
 	}
 	/* ECHILD when the runner reaped it already: fine. */
 	for (t0 = kt_now_ms(); s->minder > 0 && kt_now_ms() - t0 < KT_SCHED_STOP_MS;) {
@@ -730,7 +802,7 @@ static char *kernel_dump(struct kt_sched *s)
 {
 	struct tail t = {.cap = KT_SCHED_KDUMP_MAX};
 	char *trace = NULL, *p, *line, *res;
-	size_t len, before;
+	size_t len, before, added;
 	struct kt_err e;
 
 	if (!kt_read_file(TRACEFS "/trace", 16u << 20, &trace, &len, &e)) {
@@ -752,18 +824,20 @@ static char *kernel_dump(struct kt_sched *s)
 		free(t.buf);
 		return res;
 	}
-	/* SysRq-D: the same dump on demand, printed to the kernel log. */
+	/* SysRq-D: the same dump on demand, printed to the kernel log. The
+	 * ring may drop old text meanwhile: count the bytes added since. */
 	kmsg_drain(s);
-	before = s->klog.len;
+	before = s->klog.dropped + s->klog.len;
 	if (write_text("/proc/sysrq-trigger", "D", &e)) {
 		kt_glog("scheduler: %s", e.msg);
 		return kt_xstrdup("");
 	}
 	usleep(SYSRQ_WAIT_MS * 1000);
 	kmsg_drain(s);
-	if (s->klog.len < before) /* the tail dropped old text meanwhile */
-		before = 0;
-	res = kt_xstrdup(s->klog.buf ? s->klog.buf + before : "");
+	added = s->klog.dropped + s->klog.len - before;
+	if (added > s->klog.len) /* more than the ring holds: its newest part */
+		added = s->klog.len;
+	res = kt_xstrdup(s->klog.buf ? s->klog.buf + s->klog.len - added : "");
 	return res;
 }
 
@@ -771,6 +845,7 @@ void kt_sched_finish(struct kt_sched *s, Ktstr__ScenarioResult *res)
 {
 	Ktstr__SchedulerState *st = kt_xcalloc(1, sizeof(*st));
 	struct kt_err e;
+	char *kdump = NULL;
 	bool failed, died;
 
 	ktstr__scheduler_state__init(st);
@@ -779,13 +854,12 @@ void kt_sched_finish(struct kt_sched *s, Ktstr__ScenarioResult *res)
 	/* Whether it failed is decided before we stop it; the details (the
 	 * loader's exit line) are read once it has ended. An expected failure
 	 * may come a little after the scenario: wait for it, bounded. */
-	failed = kt_sched_failed(s);
-	for (uint64_t t0 = kt_now_ms(); s->spec->expect_err && s->enabled && !failed &&
-	     kt_now_ms() - t0 < KT_SCHED_EXPECT_WAIT_MS;) {
-		usleep(50 * 1000);
-		failed = kt_sched_failed(s);
-	}
+	failed = kt_sched_await_failure(s);
 	died = s->have_status;
+	/* The kernel's dump before our own stop: SysRq-D shows the state of
+	 * the failure, not of the unregistering we cause. */
+	if (failed && s->enabled)
+		kdump = kernel_dump(s);
 	stop(s);
 	classify(s, failed, died, st);
 	failed = st->failure != KTSTR__SCHEDULER_STATE__FAILURE__NONE;
@@ -806,8 +880,10 @@ void kt_sched_finish(struct kt_sched *s, Ktstr__ScenarioResult *res)
 			kt_glog("scheduler %s: no failure dump: %s", s->spec->name,
 				s->maps ? e.msg : s->hold_err);
 		}
-		st->kernel_dump = kernel_dump(s);
+		st->kernel_dump = kdump ? kdump : kt_xstrdup("");
+		kdump = NULL;
 	}
+	free(kdump);
 	kmsg_drain(s);
 	st->klog_tail = tail_copy(&s->klog, KT_SCHED_KLOG_TAIL);
 	kt_glog("scheduler %s: %s, failure %d, exit kind %u (%s), status %d", s->spec->name,

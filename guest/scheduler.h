@@ -29,11 +29,15 @@
  * rejection; message = its last lines), NOT_ENABLED (the rest).
  *
  * Finish: with expect_err and no failure yet, wait up to
- * KT_SCHED_EXPECT_WAIT_MS for it. The verdict is taken before we stop it (SIGINT, then SIGKILL),
- * so our own unregistering never counts; on a failure the held maps are
- * rendered into ScenarioResult.dump_json, the sched_ext_dump trace lines
- * become kernel_dump (when there are none: SysRq-D and the kmsg lines it
- * printed), and the kernel log since the start becomes klog_tail. */
+ * KT_SCHED_EXPECT_WAIT_MS for it. The verdict, and on a failure the
+ * kernel's dump (the sched_ext_dump trace lines, when there are none:
+ * SysRq-D and the kmsg lines it printed), are taken before we stop it
+ * (SIGINT, then SIGKILL; then SIGKILL to the minder's process group,
+ * which also ends a scheduler whose pid never came and children it left
+ * behind), so our own unregistering never counts; on a failure the held
+ * maps are rendered into ScenarioResult.dump_json, and the kernel log
+ * since the start becomes klog_tail. The output reader stops at EOF, or
+ * at most 500 ms after the stop. */
 #ifndef KTSTR_SCHED_H
 #define KTSTR_SCHED_H
 #include <stdbool.h>
@@ -70,6 +74,37 @@ bool kt_sched_failed(struct kt_sched *s);
 
 /* The held BPF maps, NULL when there are none (not enabled, hold failed). */
 struct kt_mapdump *kt_sched_maps(struct kt_sched *s);
+
+/* What the kernel's log says of a sched_ext scheduler's end, built up line
+ * by line (kt_sched_kmsg_line; zeroed to start). */
+struct kt_sched_kmsg {
+	bool disabled;        /* `sched_ext: BPF scheduler "NAME" disabled (REASON)` */
+	bool want_msg;        /* its "sched_ext: NAME: MESSAGE" line is still to come */
+	char name[64], reason[128], msg[512];
+};
+
+/* Feed one kernel log line's TEXT (without the kmsg prefix): true when it
+ * is the "disabled" line (the first only; later ones are ignored). */
+bool kt_sched_kmsg_line(struct kt_sched_kmsg *k, const char *text);
+
+/* The failure class of an enabled scheduler that ended with exit KIND
+ * (0 = unknown) and whose process had DIED on its own: STALL for 1026,
+ * ERROR for another kernel error kind (>= 1024) or an unregistering while
+ * it lived on, else CRASH. */
+Ktstr__SchedulerState__Failure kt_sched_failure_of(unsigned kind, bool died);
+
+/* What is known of the scheduler now, into ST (strings malloc'd), for the
+ * guest watchdog's report of a hang: name, enabled, and when the kernel
+ * has already ended it, its failure class, reason and message, plus the
+ * output tail. Stops nothing and waits for nothing: safe from another
+ * thread while the agent is stuck (fields are copied bounded). */
+void kt_sched_state_now(struct kt_sched *s, Ktstr__SchedulerState *st);
+
+/* With expect_err and no failure yet, wait up to KT_SCHED_EXPECT_WAIT_MS
+ * for it (once: kt_sched_finish waits only when this was not called);
+ * true once it has failed. The agent calls it before it stops the
+ * watches, so a watch that fires with the expected failure captures it. */
+bool kt_sched_await_failure(struct kt_sched *s);
 
 /* Classify, stop, and fill RES->scheduler (and on a failure dump_json);
  * after this only kt_sched_free. */

@@ -88,7 +88,10 @@ static void capture_locked(struct kt_snap *s, const char *name)
 	c->name = kt_xstrdup(name);
 	c->at_ms = kt_now_ms() - s->t0_ms;
 	t0 = kt_now_ms();
-	if (left < KT_SNAP_MIN_BYTES)
+	if (!s->maps)
+		/* a kernel-symbol watch fired with no scheduler under test */
+		kt_errf(&e, "snapshot %s: no scheduler maps held, nothing to capture", name);
+	else if (left < KT_SNAP_MIN_BYTES)
 		kt_errf(&e, "snapshot %s: the budget of %zu bytes for all captures is used up", name,
 			s->budget);
 	else if (kt_mapdump_render(s->maps, left < KT_MAPDUMP_MAX_BYTES ? left : 0, &json, &e))

@@ -36,6 +36,8 @@
  *    Resolving the symbol reads all of /proc/kallsyms (~0.8 s under TCG).
  *    A breakpoint that cannot be armed fails the step with the kernel's
  *    reason.
+ *    Without a scheduler (no maps) a kernel watch that fires stores its
+ *    capture with the error "no scheduler maps held".
  *  - anything else fails the step with "did not resolve".
  * Captures go to ScenarioResult.snapshots with at_ms since kt_snap_new. */
 #ifndef KTSTR_SNAPSHOT_H

@@ -15,10 +15,20 @@ static int state = IDLE;
 static unsigned wd_ms;
 static struct kt_chan *wd_chan;
 static struct timespec deadline;
+static pthread_mutex_t sched_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct kt_sched *sched;
+
+void kt_watchdog_sched(struct kt_sched *s)
+{
+	pthread_mutex_lock(&sched_lock);
+	sched = s;
+	pthread_mutex_unlock(&sched_lock);
+}
 
 static void *watch(void *arg)
 {
 	Ktstr__ScenarioResult res = KTSTR__SCENARIO_RESULT__INIT;
+	Ktstr__SchedulerState st = KTSTR__SCHEDULER_STATE__INIT;
 	struct kt_err err;
 	char msg[96];
 	int expect = ARMED;
@@ -34,6 +44,12 @@ static void *watch(void *arg)
 	res.kind = KTSTR__SCENARIO_RESULT__KIND__WATCHDOG;
 	res.error = msg;
 	res.run_ms = wd_ms;
+	pthread_mutex_lock(&sched_lock);
+	if (sched) {
+		kt_sched_state_now(sched, &st);
+		res.scheduler = &st;
+	}
+	pthread_mutex_unlock(&sched_lock);
 	if (kt_chan_send_urgent(wd_chan, KT_FRAME_RESULT, &res.base, 2000, &err))
 		fprintf(stderr, KT_GLOG_PREFIX "%s\n", err.msg);
 	kt_boot_poweroff();

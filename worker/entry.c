@@ -465,6 +465,25 @@ static bool sched_verdict(const struct kt_entry_req *req, struct kt_entry_result
 	    k != KTSTR__SCENARIO_RESULT__KIND__WORKER_DIED)
 		return false;
 	s = r->result->scheduler;
+	if (k == KTSTR__SCENARIO_RESULT__KIND__WATCHDOG) {
+		/* A hang is a failure, expected or not, whatever the agent
+		 * knew of the scheduler; what it knew goes into the message. */
+		char why[400];
+
+		tail_line(r->message, why, sizeof(why));
+		if (!s)
+			set_status(r, KT_FAIL, "%s (the guest agent reported no state of "
+				   "scheduler %s)", why, req->sched->name);
+		else if (s->failure == KTSTR__SCHEDULER_STATE__FAILURE__NONE)
+			set_status(r, KT_FAIL, "%s (scheduler %s %s)", why, req->sched->name,
+				   s->enabled ? "still enabled" : "never enabled");
+		else {
+			sched_signature(s, sig, sizeof(sig));
+			set_status(r, KT_FAIL, "%s (scheduler %s had failed: %s)", why,
+				   req->sched->name, sig);
+		}
+		return true;
+	}
 	if (!s) {
 		set_status(r, KT_INFRA, "guest agent reported no state of scheduler %s",
 			   req->sched->name);

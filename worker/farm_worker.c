@@ -384,7 +384,7 @@ enum kt_fw_verdict kt_fw_admit(const struct kt_fw_capacity *cap, const Ktstr__As
 	    !strcmp(a->scheduler->name, KT_FW_SCX_KTSTR) && !cap->has_scx_ktstr) {
 		snprintf(why, len, "scheduler %s: this worker was built without it (no %s beside "
 			 "ktstr-worker)", clean(a->scheduler->name, s, sizeof(s)), KT_FW_SCX_KTSTR);
-		return KT_FW_SKIP;
+		return KT_FW_INFRA;
 	}
 	if (need->vcpus > cap->vcpus - cap->used_vcpus ||
 	    need->memory_mb > cap->memory_mb - cap->used_memory_mb) {
@@ -606,6 +606,8 @@ const Ktstr__WorkerHello *kt_fw_hello(struct kt_fw *fw, uint64_t now)
 	h->unacked = fw->h_unacked;
 	h->has_draining = 1;
 	h->draining = fw->draining;
+	h->has_has_scx_ktstr = 1;
+	h->has_scx_ktstr = fw->scx_ktstr[0] != 0;
 	return h;
 }
 
@@ -1322,8 +1324,9 @@ static void on_assign(struct kt_fw *fw, Ktstr__FarmMsg *m)
 		send_handback(fw, s->id, s->attempt, why);
 		slot_remove(fw, s);
 		return;
-	case KT_FW_SKIP:
-		record_status(fw, s, KT_SKIP, why);
+	case KT_FW_INFRA:
+		/* placed here by a coordinator that did not know: requeued */
+		record_status(fw, s, KT_INFRA, why);
 		slot_remove(fw, s);
 		return;
 	case KT_FW_ERROR:

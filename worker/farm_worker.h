@@ -27,7 +27,9 @@
  *   fit the free vCPU/memory budget; answered with an outcome at once when
  *   it is malformed (`error`: also a scheduler other than eevdf and
  *   scx-ktstr without a binary) or names the built-in scx-ktstr on a worker
- *   built without it (`skip`); otherwise its kernel, kernel config,
+ *   built without it (`infra`, so the coordinator requeues it; its Hello
+ *   says has_scx_ktstr = false and placement sends such entries only to
+ *   workers that have it); otherwise its kernel, kernel config,
  *   scenario, scheduler binary and payload binaries are fetched by sha256
  *   when not cached (one chunk in flight per artifact), then the child
  *   starts. Progress
@@ -135,7 +137,8 @@ struct kt_fw_need {
 enum kt_fw_verdict {
 	KT_FW_RUN,      /* accept: fetch what is missing, then run */
 	KT_FW_HANDBACK, /* refuse with a HandBack (draining, over budget) */
-	KT_FW_SKIP,     /* answer with a `skip` outcome */
+	KT_FW_INFRA,    /* answer with an `infra` outcome (requeued): this worker
+			 * lacks what the entry needs (the built-in scx-ktstr) */
 	KT_FW_ERROR,    /* answer with an `error` outcome: malformed */
 };
 

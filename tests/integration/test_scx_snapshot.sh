@@ -2,7 +2,8 @@
 # steps holds the fixture's .bss with the values the test knows
 # (nr_cpus_init = the topology's 2 CPUs, tasks enqueued, no stall); a
 # `watch_snapshot` on bss.stall does not fire while nothing stalls, and
-# fires with stall = 1 when --stall-after=1 stalls the scheduler.
+# fires with stall = 1 when --stall-after=1 stalls the scheduler, also when
+# the stall comes after the scenario (during the expect_err wait).
 source "$(dirname "$0")/lib.sh"
 
 cat >"$TMP/snap.yaml" <<'YAML'
@@ -46,4 +47,12 @@ run_json "$out" 0 --kernel debian:sid --topology 1n1l2c1t --scenario "$TMP/watch
 	--duration 3s --scheduler scx-ktstr --sched-args "--stall-after=1 --timeout-ms=1000" --expect-err
 check "stalled: status pass (expected)" '.status == "pass" and .scheduler.failure == "stall"' "$out"
 check "stalled: the watch captured stall = 1" "$(bss watch:bss.stall stall) == 1" "$out"
+
+# The stall comes after the scenario's last step, while the agent waits for
+# the expected failure: the watch still runs then and captures it.
+out=$TMP/late.json
+run_json "$out" 0 --kernel debian:sid --topology 1n1l2c1t --scenario "$TMP/watch.yaml" \
+	--duration 1s --scheduler scx-ktstr --sched-args "--stall-after=4 --timeout-ms=1000" --expect-err
+check "late stall: status pass (expected)" '.status == "pass" and .scheduler.failure == "stall"' "$out"
+check "late stall: the watch captured it after the scenario" "$(bss watch:bss.stall stall) == 1" "$out"
 finish

@@ -236,7 +236,9 @@ static void enums(void **state)
 {
 	struct btf *btf = btf__new_empty();
 	int en = btf__add_enum(btf, "state", 4);
-	int en64, sen;
+	int en64, sen, s1, s2, u1;
+	int8_t neg8 = -1, three8 = 3;
+	int16_t neg16 = -300;
 	uint32_t v = 5, unknown = 7;
 	uint64_t big = 0x100000000ull;
 	int32_t neg = -1;
@@ -257,6 +259,26 @@ static void enums(void **state)
 	       "\"raw\":4294967296}");
 	expect(btf, sen, &neg, 4,
 	       "{\"kind\":\"enum\",\"type_name\":\"sgn\",\"bits\":32,\"value\":\"MINUS\",\"raw\":-1}");
+	/* small signed enums: the value read is sign-extended before the
+	 * names are compared (libbpf marks an enum with a negative value
+	 * signed) */
+	s1 = btf__add_enum(btf, "s1", 1);
+	btf__add_enum_value(btf, "NEG1", -1);
+	btf__add_enum_value(btf, "POS1", 3);
+	s2 = btf__add_enum(btf, "s2", 2);
+	btf__add_enum_value(btf, "NEG2", -300);
+	expect(btf, s1, &neg8, 1,
+	       "{\"kind\":\"enum\",\"type_name\":\"s1\",\"bits\":8,\"value\":\"NEG1\",\"raw\":-1}");
+	expect(btf, s1, &three8, 1,
+	       "{\"kind\":\"enum\",\"type_name\":\"s1\",\"bits\":8,\"value\":\"POS1\",\"raw\":3}");
+	expect(btf, s2, &neg16, 2,
+	       "{\"kind\":\"enum\",\"type_name\":\"s2\",\"bits\":16,\"value\":\"NEG2\","
+	       "\"raw\":-300}");
+	/* an unsigned small enum: 0xff is 255, not -1 */
+	u1 = btf__add_enum(btf, "u1", 1);
+	btf__add_enum_value(btf, "MAX", 255);
+	expect(btf, u1, &neg8, 1,
+	       "{\"kind\":\"enum\",\"type_name\":\"u1\",\"bits\":8,\"value\":\"MAX\",\"raw\":255}");
 	btf__free(btf);
 }
 

@@ -39,7 +39,7 @@ static void accepts_and_prints(void **state)
 		{ "-9223372036854775808", "-9223372036854775808" },
 		{ "-0", "0" },
 		{ "1e3", "1000" },
-		{ "\"a\\\"b\\\\c\\/d\\n\\u00e9\\ud83d\\ude00\"", "\"a\\\"b\\\\c/d\\u000a\xc3\xa9\xf0\x9f\x98\x80\"" },
+		{ "\"a\\\"b\\\\c\\/d\\n\\u00e9\\ud83d\\ude00\"", "\"a\\\"b\\\\c/d\\n\xc3\xa9\xf0\x9f\x98\x80\"" },
 		{ "{\"a\":{\"b\":[[],{}]}}", "{\"a\":{\"b\":[[],{}]}}" },
 	};
 
@@ -191,6 +191,9 @@ static void accessor_found(void **state)
 	assert_int_equal(u64_at(d, "stall"), 1);
 	assert_int_equal(u64_at(d, "bss.nr_enqueued"), 1234);
 	assert_int_equal(u64_at(d, "scx_ktst.bss.nr_enqueued"), 1234);
+	/* the object's own name: libbpf kept 8 chars of it in the map's name */
+	assert_int_equal(u64_at(d, "scx_ktstr.bss.nr_enqueued"), 1234);
+	assert_int_equal(u64_at(d, "scx_ktstr.data.nr_cpus"), 4);
 	assert_int_equal(u64_at(d, "nr_cpus"), 4);
 	assert_int_equal(u64_at(d, "data.nr_cpus"), 4);
 	assert_int_equal(u64_at(d, "st.raw"), 9);	    /* through an anonymous union */
@@ -249,6 +252,8 @@ static void accessor_not_found(void **state)
 	(void)state;
 	expect_var_err(d, "nope", "no map or global named \"nope\"", "scx_ktst.bss");
 	expect_var_err(d, "bss.nope", "no member \"nope\"", "nr_enqueued");
+	expect_var_err(d, "other_obj.bss.nr_enqueued", "no map or global named \"other_obj\"",
+		       NULL);
 	expect_var_err(d, "st.nope", "no member \"nope\" in a struct stats", "raw, cpus");
 	expect_var_err(d, "task_ctx[7].slice", "no entry 7", "some left out");
 	expect_var_err(d, "st.cpus[2]", "out of range", "st.cpus[2]");

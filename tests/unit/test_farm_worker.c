@@ -1,7 +1,8 @@
 /* The farm worker's parts (outbox, artifact assembler, admission, child
  * outcomes, hello) and its event loop against a fake coordinator: a
  * ROUTER socket in this test, the real daemon loop in a thread. Nothing
- * here boots a guest: the entries used end before QEMU (skip, a scenario
+ * here boots a guest: the entries used end before QEMU (infra: scx-ktstr
+ * missing, a scenario
  * that does not fit, a broken scenario, a failed fetch). */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -519,7 +520,7 @@ static void admission(void **state)
 	expect_verdict(&cap, &x.a, KT_FW_ERROR, "duration_ms");
 	x.a.has_duration_ms = 0;
 	/* schedulers: the kernel's own runs; any other needs a binary, but
-	 * the built-in scx-ktstr, which a worker without it skips */
+	 * the built-in scx-ktstr, which a worker without it answers with infra */
 	x.a.scheduler = &x.sched;
 	x.sched.name = "eevdf";
 	expect_verdict(&cap, &x.a, KT_FW_RUN, NULL);
@@ -562,11 +563,11 @@ static void admission(void **state)
 	}
 	x.sched.binary = NULL;
 	x.sched.name = "scx-ktstr";
-	expect_verdict(&cap, &x.a, KT_FW_SKIP, "scheduler scx-ktstr: this worker was built "
+	expect_verdict(&cap, &x.a, KT_FW_INFRA, "scheduler scx-ktstr: this worker was built "
 		       "without it");
-	/* a skip needs no budget */
+	/* refused before the budget is asked */
 	x.a.topology = "1n1l8c1t";
-	expect_verdict(&cap, &x.a, KT_FW_SKIP, NULL);
+	expect_verdict(&cap, &x.a, KT_FW_INFRA, NULL);
 	cap.has_scx_ktstr = true;
 	expect_verdict(&cap, &x.a, KT_FW_HANDBACK, "over budget");
 	x.a.topology = "1n1l2c1t";
@@ -1110,6 +1111,9 @@ static void fc_register(struct fc *c)
 	assert_string_equal(m->hello->worker_id, "w1");
 	assert_int_equal(m->hello->vcpus, 4);
 	assert_int_equal(m->hello->memory_mb, 4096);
+	/* built without scx-ktstr beside it: it says so */
+	assert_true(m->hello->has_has_scx_ktstr);
+	assert_false(m->hello->has_scx_ktstr);
 	kt_farm_msg_free(m);
 	fc_hello_ack(c);
 	c->beating = true;
@@ -1152,7 +1156,7 @@ static Ktstr__EntryOutcome *expect_outcome(struct fc *c, uint64_t id, const char
 	return (*m)->outcome;
 }
 
-static void loop_skip_resend_ack_drain(void **state)
+static void loop_infra_resend_ack_drain(void **state)
 {
 	struct fc c;
 	struct asg x;
@@ -1168,14 +1172,14 @@ static void loop_skip_resend_ack_drain(void **state)
 	x.a.scheduler = &x.sched;
 	x.sched.name = "scx-ktstr";
 	fc_send(&c, &x.m);
-	o = expect_outcome(&c, 1, "skip", &m);
+	o = expect_outcome(&c, 1, "infra", &m);
 	assert_string_equal(o->message, "scheduler scx-ktstr: this worker was built without it "
 			    "(no scx-ktstr beside ktstr-worker)");
 	assert_string_equal(o->worker_id, "w1");
 	kt_farm_msg_free(m);
 	/* not acked: sent again, KT_FW_RESEND_BEATS heartbeats later */
 	t0 = kt_now_ms();
-	expect_outcome(&c, 1, "skip", &m);
+	expect_outcome(&c, 1, "infra", &m);
 	kt_farm_msg_free(m);
 	assert_true(kt_now_ms() - t0 >= (KT_FW_RESEND_BEATS - 1) * HB_MS);
 	fc_ref_msg(&c, KTSTR__FARM_MSG__BODY_OUTCOME_ACK, 1);
@@ -1338,7 +1342,7 @@ static void loop_restart_and_lost(void **state)
 	x.a.scheduler = &x.sched;
 	x.sched.name = "scx-ktstr";
 	fc_send(&c, &x.m);
-	expect_outcome(&c, 6, "skip", &m);
+	expect_outcome(&c, 6, "infra", &m);
 	kt_farm_msg_free(m);
 
 	/* the coordinator restarts: its heartbeats carry a new id */
@@ -1422,7 +1426,7 @@ int main(void)
 		cmocka_unit_test(payloads_of),
 		cmocka_unit_test(child_outcomes),
 		cmocka_unit_test_setup_teardown(hello_contents, setup_tmp, teardown_tmp),
-		cmocka_unit_test_setup_teardown(loop_skip_resend_ack_drain, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(loop_infra_resend_ack_drain, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(loop_fetch_and_run, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(loop_restart_and_lost, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(loop_handback_cancel_drain, setup_tmp, teardown_tmp),

@@ -393,6 +393,18 @@ static void hold_errors(void **state)
 	kt_mapdump_free(md);
 }
 
+/* No held maps (no scheduler, or holding failed) is an error, not a crash. */
+static void render_null(void **state)
+{
+	struct kt_err e;
+	char *json = NULL;
+
+	(void)state;
+	assert_int_equal(kt_mapdump_render(NULL, 0, &json, &e), -1);
+	assert_null(json);
+	assert_non_null(strstr(e.msg, "no held maps"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +413,7 @@ int main(void)
 		cmocka_unit_test(find_var_mmap),
 		cmocka_unit_test(struct_ops_map),
 		cmocka_unit_test(hold_errors),
+		cmocka_unit_test(render_null),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

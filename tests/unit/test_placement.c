@@ -119,6 +119,33 @@ static void test_capabilities(void **state)
 	assert_int_equal(place(e, 1, w, 1, NULL, 0, out), 1);
 }
 
+/* An entry running the built-in scx-ktstr goes only to a worker that has
+ * it; one that needs it fails no entry that does not. */
+static void test_scx_ktstr(void **state)
+{
+	struct kt_place_worker w[2] = { worker(16, 8192), worker(4, 8192) };
+	struct kt_place_entry e[3];
+	struct kt_placement out[3];
+
+	(void)state;
+	w[1].has_scx_ktstr = true;
+	for (size_t i = 0; i < 3; i++)
+		e[i] = entry(1, 0, i, 2);
+	e[0].needs_scx_ktstr = true;
+	e[1].needs_scx_ktstr = true;
+	assert_int_equal(place(e, 3, w, 2, NULL, 0, out), 3);
+	assert_int_equal(out[0].worker, 1); /* not the one with more free vCPUs */
+	assert_int_equal(out[1].worker, 1);
+	assert_int_equal(out[2].worker, 0);
+	/* only workers without it: never placed, never possible */
+	w[0] = worker(16, 8192);
+	assert_int_equal(place(e, 3, w, 1, NULL, 0, out), 1);
+	assert_int_equal(out[0].entry, 2);
+	assert_false(kt_place_possible(&e[0], w, 1));
+	assert_true(kt_place_possible(&e[2], w, 1));
+	assert_true(kt_place_possible(&e[0], w, 2));
+}
+
 /* Equal needs that failed are passed over; different needs are still tried. */
 static void test_failed_needs_are_exact(void **state)
 {
@@ -319,7 +346,8 @@ static void test_empty(void **state)
 static bool ref_capable(const struct kt_place_worker *w, const struct kt_place_entry *e)
 {
 	if (!w->accepting || (e->need_accel && (!w->accel || strcmp(w->accel, e->need_accel))) ||
-	    (e->arch && (!w->arch || strcmp(w->arch, e->arch))))
+	    (e->arch && (!w->arch || strcmp(w->arch, e->arch))) ||
+	    (e->needs_scx_ktstr && !w->has_scx_ktstr))
 		return false;
 	for (size_t i = 0; i < e->n_tags; i++) {
 		bool found = false;
@@ -543,6 +571,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_capacity),
 		cmocka_unit_test(test_capabilities),
+		cmocka_unit_test(test_scx_ktstr),
 		cmocka_unit_test(test_failed_needs_are_exact),
 		cmocka_unit_test(test_priority_first),
 		cmocka_unit_test(test_fair_share),

@@ -343,6 +343,9 @@ static void test_cli(void **state)
 			{ "stall", "1\n" },
 			{ "bss.nr_enqueued", "4711\n" },
 			{ "scx_ktst.bss.raw", "9\n" },
+			/* the issue's own example: the object's name, which
+			 * libbpf cut to 8 characters in the map's */
+			{ "scx_ktstr.bss.nr_enqueued", "4711\n" },
 			{ "seen[1]", "4\n" },
 			{ "mode", "2\n" },
 			{ "task_ctx.comm", "worker-0\n" },

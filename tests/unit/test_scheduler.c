@@ -5,9 +5,11 @@
  * and the stop (SIGINT, then SIGKILL). The kernel-side verdicts (stall,
  * error) are covered by the integration tests in a guest. */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -112,6 +114,108 @@ static void enable_timeout(void **state)
 	ktstr__scenario_result__free_unpacked(r, NULL);
 }
 
+/* Whether PID is gone (or a zombie nobody reaped yet). */
+static bool gone(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return true;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	p = p ? strrchr(buf, ')') : NULL;
+	return !p || p[2] == 'Z';
+}
+
+/* A child the scheduler leaves behind, writing to its output for ever:
+ * stop() kills the scheduler's process group, so the reader ends (it used
+ * to wait for the pipe's EOF for ever) and nothing is left running. */
+static void child_left_writing(void **state)
+{
+	char script[512], file[] = "/tmp/kt-sched-child.XXXXXX";
+	Ktstr__ScenarioResult *r;
+	FILE *f;
+	int fd, pid = 0;
+
+	(void)state;
+	fd = mkstemp(file);
+	assert_true(fd >= 0);
+	close(fd);
+	/* deaf to SIGPIPE: only a kill ends it */
+	snprintf(script, sizeof(script), "(trap '' PIPE; while :; do echo spam; done) & "
+		 "echo $! >%s; echo waiting; exec sleep 30", file);
+	r = run_sh(script, 300);
+	assert_int_equal(r->scheduler->failure, KTSTR__SCHEDULER_STATE__FAILURE__NOT_ENABLED);
+	assert_non_null(strstr(r->scheduler->output, "spam"));
+	f = fopen(file, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%d", &pid), 1);
+	fclose(f);
+	unlink(file);
+	assert_true(pid > 0);
+	/* bounded wait for the kill to land: not a timing assertion */
+	for (int i = 0; i < 100 && !gone(pid); i++)
+		usleep(10000);
+	assert_true(gone(pid));
+	ktstr__scenario_result__free_unpacked(r, NULL);
+}
+
+/* The kernel's words on an enabled scheduler's end, as the sid kernel
+ * prints them, and the failure class they make. */
+static void kmsg_disabled_lines(void **state)
+{
+	struct kt_sched_kmsg k;
+
+	(void)state;
+	memset(&k, 0, sizeof(k));
+	assert_false(kt_sched_kmsg_line(&k, "sched_ext: \"ktstr\" does not implement cgroup cpu.weight"));
+	assert_false(kt_sched_kmsg_line(&k, "sched_ext: ktstr: not the message yet"));
+	assert_false(k.disabled);
+	assert_true(kt_sched_kmsg_line(&k, "sched_ext: BPF scheduler \"ktstr\" disabled "
+					   "(scx_bpf_error)"));
+	assert_string_equal(k.name, "ktstr");
+	assert_string_equal(k.reason, "scx_bpf_error");
+	assert_true(k.want_msg);
+	/* another scheduler's line is not its message */
+	assert_false(kt_sched_kmsg_line(&k, "sched_ext: other: not ours"));
+	assert_false(kt_sched_kmsg_line(&k, "sched_ext: ktstr: scx-ktstr: crash_after_s=1 reached"));
+	assert_string_equal(k.msg, "scx-ktstr: crash_after_s=1 reached");
+	assert_false(k.want_msg);
+	/* only the first exit counts; later lines change nothing */
+	assert_false(kt_sched_kmsg_line(&k, "sched_ext: BPF scheduler \"ktstr\" disabled "
+					    "(runnable task stall)"));
+	assert_false(kt_sched_kmsg_line(&k, "sched_ext: ktstr: later"));
+	assert_string_equal(k.reason, "scx_bpf_error");
+	assert_string_equal(k.msg, "scx-ktstr: crash_after_s=1 reached");
+	assert_int_equal(kt_sched_failure_of(kt_sched_kind_of_reason(k.reason), false),
+			 KTSTR__SCHEDULER_STATE__FAILURE__ERROR);
+
+	/* a stall; a reason with parentheses inside; a cut line */
+	memset(&k, 0, sizeof(k));
+	assert_true(kt_sched_kmsg_line(&k, "sched_ext: BPF scheduler \"ktstr\" disabled "
+					   "(runnable task stall)"));
+	assert_int_equal(kt_sched_failure_of(kt_sched_kind_of_reason(k.reason), false),
+			 KTSTR__SCHEDULER_STATE__FAILURE__STALL);
+	memset(&k, 0, sizeof(k));
+	assert_true(kt_sched_kmsg_line(&k, "sched_ext: BPF scheduler \"a (b)\" disabled (x (y))"));
+	assert_string_equal(k.name, "a (b)");
+	assert_string_equal(k.reason, "x (y)");
+	memset(&k, 0, sizeof(k));
+	assert_false(kt_sched_kmsg_line(&k, "sched_ext: BPF scheduler \"ktstr\" disabled (no end"));
+	assert_false(k.disabled);
+
+	/* the classes: kernel kinds first, then how the process ended */
+	assert_int_equal(kt_sched_failure_of(1026, true), KTSTR__SCHEDULER_STATE__FAILURE__STALL);
+	assert_int_equal(kt_sched_failure_of(1025, true), KTSTR__SCHEDULER_STATE__FAILURE__ERROR);
+	assert_int_equal(kt_sched_failure_of(1024, false), KTSTR__SCHEDULER_STATE__FAILURE__ERROR);
+	assert_int_equal(kt_sched_failure_of(64, true), KTSTR__SCHEDULER_STATE__FAILURE__CRASH);
+	assert_int_equal(kt_sched_failure_of(0, true), KTSTR__SCHEDULER_STATE__FAILURE__CRASH);
+	assert_int_equal(kt_sched_failure_of(64, false), KTSTR__SCHEDULER_STATE__FAILURE__ERROR);
+}
+
 static void bad_specs(void **state)
 {
 	Ktstr__SchedulerSpec spec = KTSTR__SCHEDULER_SPEC__INIT;
@@ -149,6 +253,8 @@ int main(void)
 		cmocka_unit_test(killed_before_enabled),
 		cmocka_unit_test(verifier_rejection),
 		cmocka_unit_test(enable_timeout),
+		cmocka_unit_test(child_left_writing),
+		cmocka_unit_test(kmsg_disabled_lines),
 		cmocka_unit_test(bad_specs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -494,6 +494,36 @@ static void test_outcome_dump_bound(void **state)
 	fx_rm_db(path);
 }
 
+/* A dump or snapshot that is not JSON is not stored: a note says why. */
+static void test_outcome_dump_invalid(void **state)
+{
+	static const char *const tests[] = { "t_a" };
+	struct kt_err err = { "" };
+	char path[256], buf[256];
+	struct kt_store *s;
+	struct ofx f;
+	uint64_t id;
+
+	(void)state;
+	fx_tmp_db(path, sizeof(path));
+	s = open_rw(path);
+	add_run(s, tests, 1, &id);
+	ofx_init(&f, id, 1, "fail", NULL);
+	ofx_sched(&f, KTSTR__SCHEDULER_STATE__FAILURE__STALL, 1026, "runnable task stall",
+		  "{\"maps\":[{\"name\":\"x\"");
+	f.snap[0].json = "{\"maps\":[]} trailing";
+	assert_int_equal(kt_store_outcome(s, &f.o, NOW, &err), 1);
+	assert_int_equal(q_int(s, "SELECT count(*) FROM dumps WHERE dump_json IS NULL"), 1);
+	assert_non_null(strstr(q_text(s, "SELECT note FROM dumps", buf, sizeof(buf)),
+			       "invalid JSON, not stored"));
+	assert_non_null(strstr(q_text(s, "SELECT error FROM snapshots WHERE name = 'mid'", buf,
+				      sizeof(buf)), "invalid JSON, not stored: "));
+	assert_int_equal(q_int(s, "SELECT count(*) FROM snapshots WHERE json IS NULL AND "
+			       "name = 'mid'"), 1);
+	kt_store_close(s);
+	fx_rm_db(path);
+}
+
 static void test_outcome_bounds(void **state)
 {
 	static const char *const tests[] = { "t_a" };
@@ -820,6 +850,7 @@ int main(void)
 		cmocka_unit_test(test_outcome_kind),
 		cmocka_unit_test(test_outcome_scheduler),
 		cmocka_unit_test(test_outcome_dump_bound),
+		cmocka_unit_test(test_outcome_dump_invalid),
 		cmocka_unit_test(test_outcome_bounds),
 		cmocka_unit_test(test_batch_rollback),
 		cmocka_unit_test(test_entry_validation),

@@ -451,6 +451,21 @@ static void table_scheduler(void **state)
 	f = sched_fixture(false, KTSTR__SCHEDULER_STATE__FAILURE__NONE);
 	f->res.scheduler = NULL;
 	EXPECT(f, KT_INFRA, "no state of scheduler scx-ktstr");
+	/* a guest watchdog expiry is a hang: fail, with or without the state */
+	f = sched_fixture(false, KTSTR__SCHEDULER_STATE__FAILURE__NONE);
+	f->res.scheduler = NULL;
+	f->res.ok = 0, f->res.kind = KTSTR__SCENARIO_RESULT__KIND__WATCHDOG;
+	f->res.error = "guest watchdog expired after 3000 ms";
+	EXPECT(f, KT_FAIL, "expired after 3000 ms (the guest agent reported no state of scheduler");
+	f = sched_fixture(false, KTSTR__SCHEDULER_STATE__FAILURE__NONE);
+	f->res.ok = 0, f->res.kind = KTSTR__SCENARIO_RESULT__KIND__WATCHDOG;
+	f->res.error = "guest watchdog expired after 3000 ms";
+	EXPECT(f, KT_FAIL, "expired after 3000 ms (scheduler scx-ktstr still enabled)");
+	/* even an expected failure: the hang is not what was expected */
+	f = sched_fixture(true, KTSTR__SCHEDULER_STATE__FAILURE__STALL);
+	f->res.ok = 0, f->res.kind = KTSTR__SCENARIO_RESULT__KIND__WATCHDOG;
+	f->res.error = "guest watchdog expired after 3000 ms";
+	EXPECT(f, KT_FAIL, "(scheduler scx-ktstr had failed: stall (exit kind 1026");
 	/* the scenario's own error stays an error */
 	f = sched_fixture(false, KTSTR__SCHEDULER_STATE__FAILURE__STALL);
 	f->res.ok = 0;
