@@ -867,7 +867,7 @@ static bool json_ok(const char *json, char *note, size_t len)
 		return false;
 	}
 	if (kt_dump_parse(json ? json : "", n, &d, &e)) {
-		snprintf(note, len, "invalid JSON, not stored: %s", e.msg);
+		snprintf(note, len, "invalid JSON, not stored: %.200s", e.msg);
 		return false;
 	}
 	kt_dump_free(d);
