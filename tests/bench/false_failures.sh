@@ -1,7 +1,7 @@
 #!/bin/bash
 # False failures: the whole catalog, N rounds, under the kernel's own
 # scheduler (which has no bug these scenarios look for), at CI size as in
-# tests/integration/test_catalog.sh (2 vCPUs, 4 s, one guest at a time; CAT_JOBS=N for more).
+# tests/integration/test_catalog.sh (2 vCPUs, 6 s, one guest at a time; CAT_JOBS=N for more).
 # Every entry that does not pass is a false failure of ours: a check too
 # tight for a slow host, a scenario that cannot hold, a flaky harness.
 #

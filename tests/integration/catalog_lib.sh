@@ -16,13 +16,14 @@
 CAT_KERNEL=${CAT_KERNEL:-debian:sid}
 CAT_TOPOLOGY=${CAT_TOPOLOGY:-1n1l2c1t}
 CAT_TOPOLOGY_LLCS=${CAT_TOPOLOGY_LLCS:-1n2l1c1t}
-# 4 s: a multi-step scenario judges each step's cgroups over its share of
-# the run, and at 2 s (steps of 0.7-1 s) the kernel's own scheduler showed
-# 15-19 pp run-queue wait spreads between two alike workers in 3 of 210
-# entries (tests/bench/false_failures.sh, TCG, 2 vCPUs): its load balancer
-# had not yet evened out a burst of forks. Long windows judge fairness, not
-# the first few balancing intervals.
-CAT_DURATION=${CAT_DURATION:-4s}
+# 6 s: a step's cgroups are judged over its share of the run, and short
+# windows show the kernel's own scheduler's first balancing intervals (a
+# burst of forks not yet evened out) as run-queue wait spread between two
+# alike workers. Measured with tests/bench/false_failures.sh (TCG, 2 vCPUs,
+# 210 entries each): at 2 s 3 entries failed not_starved.spread (15.6-19.0
+# pp), at 4 s 1 (16.0 pp, steady-then-mixed, whose steps get half the run).
+# 6 s has not been benchmarked at 200 entries yet.
+CAT_DURATION=${CAT_DURATION:-6s}
 # One guest at a time: a TCG guest (thread=single) keeps one host core busy;
 # with two at once on a 2-core host, neither the host side nor the guests
 # get a core to themselves, and the host's preemptions of a vCPU thread

@@ -1,6 +1,6 @@
 # Every catalog scenario passes under the kernel's own scheduler on the sid
 # kernel at CI size: 2 vCPUs (1n1l2c1t; 1n2l1c1t for the scenarios that
-# need two LLCs), 4 s each, one guest at a time (catalog_lib.sh says why). Each report is also
+# need two LLCs), 6 s each, one guest at a time (catalog_lib.sh says why). Each report is also
 # checked to be the scenario asked for, on 2 vCPUs, with telemetry.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/catalog_lib.sh"
