@@ -65,14 +65,13 @@ void kt_json_obj_end(struct kt_json *j) { close_(j, '}'); }
 void kt_json_arr_begin(struct kt_json *j) { open(j, '['); }
 void kt_json_arr_end(struct kt_json *j) { close_(j, ']'); }
 
-/* The length of the well-formed UTF-8 sequence at S (N bytes left), 0 when
- * there is none (RFC 3629: no overlongs, surrogates or code points past
- * U+10FFFF). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t kt_utf8_len(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
 	size_t len;
 
+	if (c < 0x80)
+		return 1;
 	if (c >= 0xc2 && c <= 0xdf)
 		len = 2;
 	else if (c >= 0xe0 && c <= 0xef)
@@ -118,7 +117,7 @@ void kt_json_strn(struct kt_json *j, const char *s, size_t n)
 				fprintf(j->f, "\\u%04x", c);
 			} else if (c < 0x80) {
 				fputc(c, j->f);
-			} else if ((len = utf8_seq(u + i, n - i)) != 0) {
+			} else if ((len = kt_utf8_len(u + i, n - i)) != 0) {
 				fwrite(u + i, 1, len, j->f);
 				i += len - 1;
 			} else {

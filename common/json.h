@@ -35,6 +35,10 @@ void kt_json_null(struct kt_json *j);
 /* TEXT verbatim as one value: it must be valid JSON (the caller made or
  * re-printed it, never a copy of untrusted text). */
 void kt_json_raw(struct kt_json *j, const char *text);
+/* The length of the well-formed UTF-8 sequence at S (N >= 1 bytes left):
+ * 1 for ASCII, 0 when there is none (RFC 3629: no overlongs, surrogates or
+ * code points past U+10FFFF). */
+size_t kt_utf8_len(const unsigned char *s, size_t n);
 /* Finish: a newline after the top-level value. */
 void kt_json_end(struct kt_json *j);
 
