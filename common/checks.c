@@ -224,28 +224,43 @@ static void check_work(const Ktstr__ScenarioResult *res, struct kt_check *c)
 /* Share of wall time spent runnable but not running (schedstat run delay):
  * the off-CPU time a worker did not choose. For CPU-bound work it equals
  * wall - cpu; for blocking work (pipes, sleeps) it leaves out the waiting
- * the work asked for, which differs between workers by design. */
-static double wait_pct(const Ktstr__WorkerStats *w)
+ * the work asked for, which differs between workers by design. Judged
+ * after the worker's settle sample (the scheduler's first placements and
+ * balancing of new tasks left out) when what follows it is at least as
+ * long as what went before; else, or when the sample does not fit the
+ * totals, over the whole run. *SETTLED says which. */
+static double wait_pct(const Ktstr__WorkerStats *w, bool *settled)
 {
-	return fmin(100.0, (double)w->run_delay_ns * 100.0 / (double)w->wall_ns);
+	uint64_t wall = w->wall_ns, delay = w->run_delay_ns;
+
+	*settled = w->settle_wall_ns && w->settle_wall_ns <= wall / 2 &&
+		   w->settle_run_delay_ns <= delay;
+	if (*settled) {
+		wall -= w->settle_wall_ns;
+		delay -= w->settle_run_delay_ns;
+	}
+	return fmin(100.0, (double)delay * 100.0 / (double)wall);
 }
 
-/* The spread of one cgroup's measured workers; *MEASURED their count. */
+/* The spread of one cgroup's measured workers; *MEASURED their count,
+ * *WHOLE how many of them were judged over their whole run. */
 static double cg_spread(const Ktstr__CgroupStats *cg, size_t *hi, size_t *lo, double *hi_pct,
-			double *lo_pct, size_t *measured)
+			double *lo_pct, size_t *measured, size_t *whole)
 {
 	*measured = 0;
 	for (size_t w = 0; w < cg->n_workers; w++) {
 		double pct;
+		bool settled;
 
 		if (!cg->workers[w]->wall_ns)
 			continue;
-		pct = wait_pct(cg->workers[w]);
+		pct = wait_pct(cg->workers[w], &settled);
+		*whole += !settled;
 		if (!(*measured)++ || pct > *hi_pct) {
 			*hi = w;
 			*hi_pct = pct;
 		}
-		if (*measured == 1 || pct < *lo_pct) {
+		if (*measured == 1 || pct <= *lo_pct) { /* a tie names two workers */
 			*lo = w;
 			*lo_pct = pct;
 		}
@@ -277,17 +292,19 @@ static void check_spread(const struct kt_checks_cfg *cfg, const Ktstr__ScenarioR
 			 struct kt_check *c)
 {
 	const Ktstr__CgroupStats *worst = NULL;
-	size_t compared = 0, whi = 0, wlo = 0;
+	size_t compared = 0, whi = 0, wlo = 0, judged = 0, whole = 0;
 	double spread = 0, whi_pct = 0, wlo_pct = 0;
 	struct msg m;
 
 	for (size_t i = 0; i < res->n_cgroups; i++) {
-		size_t hi = 0, lo = 0, measured;
+		size_t hi = 0, lo = 0, measured, w = 0;
 		double hi_pct = 0, lo_pct = 0;
-		double s = cg_spread(res->cgroups[i], &hi, &lo, &hi_pct, &lo_pct, &measured);
+		double s = cg_spread(res->cgroups[i], &hi, &lo, &hi_pct, &lo_pct, &measured, &w);
 
 		if (measured < 2)
 			continue;
+		judged += measured;
+		whole += w;
 		if (!compared++ || s > spread) {
 			worst = res->cgroups[i];
 			spread = s;
@@ -299,12 +316,19 @@ static void check_spread(const struct kt_checks_cfg *cfg, const Ktstr__ScenarioR
 	}
 	set(c, "not_starved.spread", spread, cfg->max_spread);
 	msg_init(&m, c->message, sizeof(c->message));
-	if (!worst)
+	if (!worst) {
 		msg_add(&m, "no cgroup has 2 measured workers, nothing to compare");
-	else
+	} else {
 		msg_add(&m, "run-queue wait spread %.1f pp in %s (worker %zu %.1f%%, worker %zu %.1f%%) "
 			"%s %.1f pp; %zu cgroups compared", spread, cg_name(worst), whi, whi_pct, wlo,
 			wlo_pct, c->passed ? "within" : "exceeds", cfg->max_spread, compared);
+		if (whole < judged)
+			msg_add(&m, "; %zu of %zu workers judged after a %.0f ms warm-up", judged - whole,
+				judged, cfg->spread_warmup_ms);
+		if (whole)
+			msg_add(&m, "; %zu of %zu workers judged over their whole run (no warm-up "
+				"sample, or a run under twice the warm-up)", whole, judged);
+	}
 	add_unmeasured(res, &m);
 }
 

@@ -13,7 +13,14 @@
  *                       same as 100 * (1 - cpu/wall); blocking work's own
  *                       sleeps do not count); threshold max_spread. Workers
  *                       with wall time 0 were not measured: left out of
- *                       the spread and named in the message.
+ *                       the spread and named in the message. The wait %
+ *                       leaves out a worker's first spread_warmup_ms (its
+ *                       settle sample, WorkerStats.settle_*): the
+ *                       scheduler placing and balancing new tasks is a
+ *                       transient, and spread is about the steady share.
+ *                       A worker whose run after the sample is shorter
+ *                       than before it (or without a sample) is judged
+ *                       over its whole run; the message counts both.
  *   not_starved.gap     largest gap between progress checks, ms;
  *                       max_gap_ms x slowdown
  *   isolation           workers seen on a CPU outside their cgroup's cpus;

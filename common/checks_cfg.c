@@ -23,6 +23,7 @@ static const struct key keys[KT_CK_N] = {
 	[KT_CK_NOT_STARVED] = KEY(not_starved, BOOL, 1),
 	[KT_CK_MAX_GAP_MS] = KEY(max_gap_ms, NUM, 3600000),
 	[KT_CK_MAX_SPREAD] = KEY(max_spread, NUM, 100),
+	[KT_CK_SPREAD_WARMUP_MS] = KEY(spread_warmup_ms, NUM, 3600000),
 	[KT_CK_ISOLATION] = KEY(isolation, BOOL, 1),
 	[KT_CK_MAX_THROUGHPUT_CV] = KEY(max_throughput_cv, OPT, 100),
 	[KT_CK_MIN_WORK_RATE] = KEY(min_work_rate, OPT, 1e15),
@@ -38,6 +39,7 @@ void kt_checks_cfg_default(struct kt_checks_cfg *c)
 	c->not_starved = true;
 	c->max_gap_ms = 2000;
 	c->max_spread = 15;
+	c->spread_warmup_ms = 500;
 	c->isolation = false;
 	c->max_throughput_cv = KT_CHECK_OFF;
 	c->min_work_rate = KT_CHECK_OFF;

@@ -8,6 +8,7 @@
  *   not_starved          true | false               true
  *   max_gap_ms           0..3600000                 2000
  *   max_spread           0..100                     15
+ *   spread_warmup_ms     0..3600000                 500
  *   isolation            true | false               on when a cgroup has a cpuset
  *   max_throughput_cv    0..100 | off               off
  *   min_work_rate        0..1e15 | off              off
@@ -32,6 +33,7 @@ enum kt_check_key {
 	KT_CK_NOT_STARVED,
 	KT_CK_MAX_GAP_MS,
 	KT_CK_MAX_SPREAD,
+	KT_CK_SPREAD_WARMUP_MS,
 	KT_CK_ISOLATION,
 	KT_CK_MAX_THROUGHPUT_CV,
 	KT_CK_MIN_WORK_RATE,

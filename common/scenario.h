@@ -155,6 +155,7 @@ struct kt_checks_cfg {
 	bool not_starved;           /* default true */
 	double max_gap_ms;          /* default 2000, scaled by slowdown */
 	double max_spread;          /* default 15 (percentage points of run-queue wait) */
+	double spread_warmup_ms;    /* default 500: spread is judged after it */
 	bool isolation;             /* default false (see above) */
 	double max_throughput_cv;   /* optional: CV of work units per wall-second */
 	double min_work_rate;       /* optional: work units per CPU-second, / slowdown */

@@ -548,6 +548,7 @@ static struct batch *spawn(struct run *r, struct rcg *c, struct rcg *home, unsig
 		failure(r, kt_spec_work_check(work, n, NULL) ? SCENARIO_ERROR : GUEST_SETUP, &e);
 		return NULL;
 	}
+	kt_workset_settle(b->ws, r->spec->spread_warmup_ms);
 	b->slot = cs->n_workers;
 	cs->workers = kt_xrealloc(cs->workers, (cs->n_workers + n) * sizeof(*cs->workers));
 	for (unsigned i = 0; i < n; i++) {

@@ -43,6 +43,7 @@
 struct ctl {
 	uint32_t start;
 	uint32_t stop;
+	uint64_t settle_ns; /* the settle sample's time after release, 0 = none */
 };
 
 /* One page per worker, written by the worker only, but for seg_req (the
@@ -55,6 +56,7 @@ struct wpage {
 	uint32_t seg_req, seg_ack;
 	uint64_t sink; /* keeps the spin result alive */
 	uint64_t wake_count, wake_sum_ns, wake_max_ns;
+	uint64_t settle_wall_ns, settle_delay_ns;
 	char fault[256];
 };
 
@@ -109,6 +111,7 @@ struct wctx {
 	uint64_t t0, last, last_slow, excused, units, x, rng;
 	uint64_t until; /* sequence: the end of the current phase, else 0 */
 	uint32_t seg;   /* the segment seg_seen belongs to */
+	int settled;    /* the settle sample is taken */
 };
 
 #define PUT(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
@@ -190,8 +193,15 @@ static int check(struct wctx *c)
 	PUT(c->pg->work_units, c->units);
 	PUT(c->pg->wall_ns, now - c->t0);
 	PUT(c->pg->sink, c->x);
-	if (now - c->last_slow >= SLOW_REFRESH_NS)
+	if (!c->settled && c->ctl->settle_ns && now - c->t0 >= c->ctl->settle_ns) {
+		/* Fresh numbers for the sample, whatever the refresh period. */
 		refresh_slow(c, now);
+		PUT(c->pg->settle_delay_ns, c->pg->run_delay_ns);
+		PUT(c->pg->settle_wall_ns, now - c->t0);
+		c->settled = 1;
+	} else if (now - c->last_slow >= SLOW_REFRESH_NS) {
+		refresh_slow(c, now);
+	}
 	return stop_requested(c) || (c->until && now >= c->until);
 }
 
@@ -1010,6 +1020,11 @@ pid_t kt_workset_pid(const struct kt_workset *ws, unsigned i)
 	return i < ws->n ? ws->w[i].pid : -1;
 }
 
+void kt_workset_settle(struct kt_workset *ws, uint32_t ms)
+{
+	ws->ctl->settle_ns = (uint64_t)ms * 1000000ull;
+}
+
 void kt_workset_start(struct kt_workset *ws)
 {
 	__atomic_store_n(&ws->ctl->start, 1, __ATOMIC_RELEASE);
@@ -1162,6 +1177,8 @@ int kt_workset_stats(const struct kt_workset *ws, unsigned i, Ktstr__WorkerStats
 	out->timeslices = pg->timeslices;
 	out->max_gap_ns = pg->max_gap_ns;
 	out->migrations = pg->migrations;
+	out->settle_wall_ns = pg->settle_wall_ns;
+	out->settle_run_delay_ns = pg->settle_delay_ns;
 	out->cpus_seen = malloc(KT_WORK_CPUS_SEEN * sizeof(uint32_t));
 	if (!out->cpus_seen)
 		return kt_errf(err, "workset: out of memory");

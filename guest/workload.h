@@ -75,8 +75,8 @@
  *                a check every unit (what the change costs counts);
  *   sequence     each phase by its type's rule; a sleep phase like bursty's
  *                sleep.
- * CPU time and /proc/self/schedstat are refreshed every 100 ms at a check
- * and once more at the end (they cost system calls).
+ * CPU time and /proc/self/schedstat are refreshed every 100 ms at a check,
+ * at the settle sample and once more at the end (they cost system calls).
  *
  * Wake latency (the wake-based types: pipe_io, cache_pipe, futex_ping_pong,
  * futex_fan_out, fan_out_compute, mutex_contention): the waker stamps
@@ -125,6 +125,11 @@ int kt_workset_spawn(struct kt_workset *ws, const Ktstr__WorkSpec *work, unsigne
 
 /* The pid of worker I, -1 when there is no such worker. */
 pid_t kt_workset_pid(const struct kt_workset *ws, unsigned i);
+
+/* Have each worker sample its wall time and run delay at its first
+ * progress check MS after its release (WorkerStats.settle_*); 0, the
+ * default, takes no sample. Call before kt_workset_start. */
+void kt_workset_settle(struct kt_workset *ws, uint32_t ms);
 
 /* Release every worker at once. */
 void kt_workset_start(struct kt_workset *ws);

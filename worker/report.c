@@ -104,6 +104,12 @@ static void json_cgroups(struct kt_json *j, const Ktstr__ScenarioResult *res)
 			kt_json_double(j, ms(s->run_delay_ns));
 			kt_json_key(j, "timeslices");
 			kt_json_u64(j, s->timeslices);
+			if (s->settle_wall_ns) {
+				kt_json_key(j, "settle_wall_ms");
+				kt_json_double(j, ms(s->settle_wall_ns));
+				kt_json_key(j, "settle_run_delay_ms");
+				kt_json_double(j, ms(s->settle_run_delay_ns));
+			}
 			kt_json_key(j, "max_gap_ms");
 			kt_json_double(j, ms(s->max_gap_ns));
 			kt_json_key(j, "migrations");

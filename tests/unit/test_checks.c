@@ -307,6 +307,62 @@ static void test_spread(void **state)
 	free(all);
 }
 
+/* The settle sample: spread over what follows it. Two workers of 2000 ms,
+ * 35% and 15% waiting over the whole run (20 pp). */
+static void test_spread_warmup(void **state)
+{
+	struct kt_checks_cfg cfg = cfg_all();
+	const struct kt_check *c;
+	struct kt_check *all;
+	struct fx f;
+
+	(void)state;
+	fx_init(&f, 1, 2);
+	f.w[0][0].wall_ns = f.w[0][1].wall_ns = 2000 * MS;
+	f.w[0][0].run_delay_ns = 700 * MS;
+	f.w[0][1].run_delay_ns = 300 * MS;
+	c = eval_one(&cfg, &f, "not_starved.spread", &all);
+	assert_false(c->passed);
+	want_msg(c, "2 of 2 workers judged over their whole run (no warm-up sample");
+	free(all);
+
+	/* Worker 0 waited 400 of the first 500 ms: after it both waited 20%. */
+	f.w[0][0].settle_wall_ns = 500 * MS;
+	f.w[0][0].settle_run_delay_ns = 400 * MS;
+	f.w[0][1].settle_wall_ns = 500 * MS;
+	f.w[0][1].settle_run_delay_ns = 0;
+	c = eval_one(&cfg, &f, "not_starved.spread", &all);
+	assert_true(c->passed);
+	assert_true(fabs(c->value) < 1e-9);
+	want_msg(c, "(worker 0 20.0%, worker 1 20.0%) within 15.0 pp; 1 cgroups compared; "
+		 "2 of 2 workers judged after a 500 ms warm-up");
+	free(all);
+
+	/* Held off after the warm-up: 700 of 1500 ms against 300 of 1500. */
+	f.w[0][0].settle_run_delay_ns = 0;
+	c = eval_one(&cfg, &f, "not_starved.spread", &all);
+	assert_false(c->passed);
+	want_msg(c, "(worker 0 46.7%, worker 1 20.0%) exceeds 15.0 pp");
+	free(all);
+
+	/* A sample past half the run, or above the totals, is not used. */
+	cfg.max_spread = 10;
+	f.w[0][0].settle_run_delay_ns = 400 * MS;
+	f.w[0][0].settle_wall_ns = 1001 * MS;
+	c = eval_one(&cfg, &f, "not_starved.spread", &all);
+	assert_false(c->passed);
+	want_msg(c, "(worker 0 35.0%, worker 1 20.0%) exceeds 10.0 pp");
+	want_msg(c, "1 of 2 workers judged after a 500 ms warm-up; 1 of 2 workers judged over "
+		 "their whole run");
+	free(all);
+	f.w[0][0].settle_wall_ns = 500 * MS;
+	f.w[0][0].settle_run_delay_ns = 701 * MS;
+	c = eval_one(&cfg, &f, "not_starved.spread", &all);
+	assert_false(c->passed);
+	want_msg(c, "(worker 0 35.0%, worker 1 20.0%)");
+	free(all);
+}
+
 static void test_gap(void **state)
 {
 	struct kt_checks_cfg cfg = cfg_all();
@@ -875,6 +931,7 @@ int main(void)
 		cmocka_unit_test(test_selection),
 		cmocka_unit_test(test_work),
 		cmocka_unit_test(test_spread),
+		cmocka_unit_test(test_spread_warmup),
 		cmocka_unit_test(test_gap),
 		cmocka_unit_test(test_isolation),
 		cmocka_unit_test(test_long_messages),

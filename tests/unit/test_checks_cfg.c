@@ -64,7 +64,7 @@ static void test_kv(void **state)
 	assert_true(o.v.max_gap_ms == 0);
 
 	kv_err("max_gap=5", "--check 'max_gap=5': unknown key 'max_gap' (one of not_starved, "
-	       "max_gap_ms, max_spread, isolation, max_throughput_cv, min_work_rate, "
+	       "max_gap_ms, max_spread, spread_warmup_ms, isolation, max_throughput_cv, min_work_rate, "
 	       "max_p99_wake_us, max_wake_cv, max_migration_ratio)");
 	kv_err("max_gap_ms", "--check 'max_gap_ms': expected KEY=VALUE");
 	kv_err("max_gap_ms=", "--check 'max_gap_ms=': expected a number in [0, 3600000]");
@@ -77,7 +77,7 @@ static void test_kv(void **state)
 	       "or off");
 	kv_err("isolation=yes", "--check 'isolation=yes': expected true or false");
 	kv_err("=1", "--check '=1': unknown key '' (one of not_starved, max_gap_ms, max_spread, "
-	       "isolation, max_throughput_cv, min_work_rate, max_p99_wake_us, max_wake_cv, "
+	       "spread_warmup_ms, isolation, max_throughput_cv, min_work_rate, max_p99_wake_us, max_wake_cv, "
 	       "max_migration_ratio)");
 }
 

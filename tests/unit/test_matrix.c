@@ -671,7 +671,7 @@ static void test_scheduler_checks(void **state)
 	parse_err(HEAD "schedulers:\n  - name: scx-ktstr\n    checks: {max_gap: 1}\n"
 		  "tests: [{scenario: steady}]\n",
 		  "m.yaml:6: schedulers[0].checks.max_gap: unknown key (expected not_starved, "
-		  "max_gap_ms, max_spread, isolation, max_throughput_cv, min_work_rate, "
+		  "max_gap_ms, max_spread, spread_warmup_ms, isolation, max_throughput_cv, min_work_rate, "
 		  "max_p99_wake_us, max_wake_cv, max_migration_ratio)");
 	parse_err(HEAD "schedulers:\n  - name: eevdf\n    checks:\n      max_wake_cv: 101\n"
 		  "tests: [{scenario: steady}]\n",

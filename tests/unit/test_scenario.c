@@ -555,7 +555,7 @@ static const struct {
 	{ "name: t\nsteps:\n  - cgroups: [{name: a}]\n    hodl: {frac: 1}\n",
 	  "t.yaml:4: steps[0].hodl: unknown key (expected cgroups, hold, ops)" },
 	{ "name: t\nchecks: {max_gap: 5}\nsteps: [{cgroups: [{name: a}]}]\n",
-	  "t.yaml:2: checks.max_gap: unknown key (expected not_starved, max_gap_ms, max_spread, isolation, "
+	  "t.yaml:2: checks.max_gap: unknown key (expected not_starved, max_gap_ms, max_spread, spread_warmup_ms, isolation, "
 	  "max_throughput_cv, min_work_rate, max_p99_wake_us, max_wake_cv, max_migration_ratio)" },
 	{ HDR "      - {name: a, work: {bursty: {burst: 5}}}\n",
 	  "t.yaml:4: steps[0].cgroups[0].work.bursty.burst: unknown key (expected burst_ms, sleep_ms)" },
