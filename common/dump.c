@@ -1,5 +1,6 @@
-/* The dump reader: a bounded JSON parser into an arena, and an accessor
- * over the typed trees of guest/btf_render.h. */
+/* The dump reader: a bounded JSON parser into an arena, plain accessors
+ * for any document, and an accessor over the typed trees of
+ * guest/btf_render.h. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -75,7 +76,7 @@ struct parser {
 
 static int perr(struct parser *ps, const char *what)
 {
-	return kt_errf(ps->err, "dump JSON at byte %zu: %s", (size_t)(ps->p - ps->start), what);
+	return kt_errf(ps->err, "JSON at byte %zu: %s", (size_t)(ps->p - ps->start), what);
 }
 
 static void skip_ws(struct parser *ps)
@@ -429,11 +430,11 @@ int kt_dump_parse(const char *json, size_t len, struct kt_dump **out, struct kt_
 	struct parser ps;
 
 	if (!json)
-		return kt_errf(err, "dump JSON: none");
+		return kt_errf(err, "JSON: none");
 	if (len > KT_DUMP_MAX_BYTES)
-		return kt_errf(err, "dump JSON of %zu bytes exceeds %u", len, KT_DUMP_MAX_BYTES);
+		return kt_errf(err, "JSON of %zu bytes exceeds %u", len, KT_DUMP_MAX_BYTES);
 	if (memchr(json, 0, len))
-		return kt_errf(err, "dump JSON: NUL byte at %zu",
+		return kt_errf(err, "JSON: NUL byte at %zu",
 			       (size_t)((const char *)memchr(json, 0, len) - json));
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -963,6 +964,40 @@ int kt_dval_str(const struct kt_dval *v, const char **out, struct kt_err *err)
 		return wrong(v, "a string", err);
 	*out = s->s;
 	return 0;
+}
+
+/* ---- plain JSON ---- */
+
+const struct kt_dval *kt_dval_key(const struct kt_dval *v, const char *key, size_t n)
+{
+	if (!v || v->type != DV_OBJECT)
+		return NULL;
+	for (size_t i = 0; i < v->n; i++)
+		if (strlen(v->keys[i]) == n && !memcmp(v->keys[i], key, n))
+			return &v->items[i];
+	return NULL;
+}
+
+const struct kt_dval *kt_dval_item(const struct kt_dval *v, size_t i)
+{
+	return v && v->type == DV_ARRAY && i < v->n ? &v->items[i] : NULL;
+}
+
+bool kt_dval_number(const struct kt_dval *v, double *out)
+{
+	switch (v ? v->type : DV_NULL) {
+	case DV_INT:
+		*out = (double)v->i;
+		return true;
+	case DV_UINT:
+		*out = (double)v->u;
+		return true;
+	case DV_DOUBLE:
+		*out = v->d;
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* Through the JSON writer: the text parsed may hold bytes that are not

@@ -16,9 +16,8 @@
  *          be judged as written.
  *
  * Metric paths are dotted: object keys, and decimal indices for arrays
- * ("summary.ops_per_sec", "runs.0.ms"). The JSON reader is our own small
- * one (common/dump.h reads integers of the typed dump tree; metrics are
- * plain JSON with fractions): bounded depth and size, strict syntax. */
+ * ("summary.ops_per_sec", "runs.0.ms"). The output is read by
+ * common/dump.h's parser: bounded depth and size, strict syntax. */
 #ifndef KTSTR_PAYLOAD_CHECK_H
 #define KTSTR_PAYLOAD_CHECK_H
 #include <stdbool.h>
@@ -27,8 +26,6 @@
 #include "ktstr.pb-c.h"
 
 enum kt_payload_verdict { KT_PAYLOAD_PASS, KT_PAYLOAD_FAIL, KT_PAYLOAD_ERROR };
-
-#define KT_PAYLOAD_JSON_DEPTH 64
 
 /* The value at dotted PATH of the JSON document TEXT[LEN]: *FOUND says
  * whether it exists; when it does, *IS_NUM whether it is a number, which

@@ -14,12 +14,16 @@
 # planned hold time (the duration: every catalog scenario holds for exactly
 # its duration, test_catalog.c checks it), with the guest's own boot_ms and
 # run_ms beside it. All numbers are measured in this run. Infra outcomes
-# are retried once, as the farm does, and counted apart.
+# are retried once, as the farm does, and counted apart. FF_OUT=DIR keeps
+# every entry's report there (else they go with the temporary directory).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../integration/lib.sh"
 source "$here/../integration/catalog_lib.sh"
 
+out=${FF_OUT:-$TMP}
+mkdir -p "$out"
+rm -f "$out/failures"
 mapfile -t names < <(catalog_names)
 rounds=${2:-$(((200 + ${#names[@]} - 1) / ${#names[@]}))}
 planned_ms=$(jq -n --arg d "$CAT_DURATION" '$d | if test("ms$") then .[:-2] | tonumber
@@ -29,7 +33,7 @@ echo "false_failures: ${#names[@]} scenarios x $rounds rounds = $((${#names[@]} 
 	"$CAT_JOBS at a time"
 start=$(date +%s)
 for r in $(seq 1 "$rounds"); do
-	catalog_run "$TMP" "$r" "${names[@]}"
+	catalog_run "$out" "$r" "${names[@]}"
 	echo "round $r/$rounds done after $(($(date +%s) - start)) s"
 done
 
@@ -38,13 +42,13 @@ printf '%-22s %5s %9s %9s %9s %9s %8s\n' scenario runs wall_ms overhead boot_ms 
 for n in "${names[@]}"; do
 	walls=() boots=() runs=() nf=0
 	for r in $(seq 1 "$rounds"); do
-		f=$TMP/$r.$n
+		f=$out/$r.$n
 		total=$((total + 1))
 		[ -f "$f.infra" ] && infra=$((infra + 1))
 		v=$(catalog_verdict "$f")
 		if [ "$v" != pass ]; then
 			nf=$((nf + 1))
-			echo "FAILED round $r $n: $v" >>"$TMP/failures"
+			echo "FAILED round $r $n: $v" >>"$out/failures"
 		fi
 		walls+=("$(cat "$f.wall_ms")")
 		boots+=("$(jq -r '.boot_ms // 0' "$f.json" 2>/dev/null || echo 0)")
@@ -57,7 +61,7 @@ for n in "${names[@]}"; do
 		"$(mean "${boots[@]}")" "$(mean "${runs[@]}")" "$nf"
 done
 echo "(overhead = wall - planned hold of $planned_ms ms)"
-[ -f "$TMP/failures" ] && cat "$TMP/failures"
+[ -f "$out/failures" ] && cat "$out/failures"
 echo "false_failures: $failed failed of $total entries (target 0); $infra infra retried;" \
 	"$(($(date +%s) - start)) s"
 [ "$failed" -eq 0 ]

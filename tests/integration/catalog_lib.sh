@@ -16,13 +16,15 @@
 CAT_KERNEL=${CAT_KERNEL:-debian:sid}
 CAT_TOPOLOGY=${CAT_TOPOLOGY:-1n1l2c1t}
 CAT_TOPOLOGY_LLCS=${CAT_TOPOLOGY_LLCS:-1n2l1c1t}
-# 6 s: a step's cgroups are judged over its share of the run, and short
-# windows show the kernel's own scheduler's first balancing intervals (a
-# burst of forks not yet evened out) as run-queue wait spread between two
-# alike workers. Measured with tests/bench/false_failures.sh (TCG, 2 vCPUs,
-# 210 entries each): at 2 s 3 entries failed not_starved.spread (15.6-19.0
-# pp), at 4 s 1 (16.0 pp, steady-then-mixed, whose steps get half the run).
-# 6 s has not been benchmarked at 200 entries yet.
+# 6 s: a step's cgroups are judged over its share of the run, less each
+# worker's first spread_warmup_ms (500 ms; checks.h), and at 2 s a step of
+# 0.7 s leaves too little after the warm-up: the kernel's own scheduler
+# took about 0.5 s to even out six spinners forked onto two CPUs (31 pp
+# between them at 0.5 s, 4 pp after). Measured with
+# tests/bench/false_failures.sh (TCG, 2 vCPUs, 210 entries): at 2 s 3
+# failed not_starved.spread, at 4 s 1, at 6 s with the warm-up 1 (a
+# sustained 15.5 pp between batch-idle-mix's cgroup-separated batch
+# spinners, a scenario since rewritten to share one cgroup).
 CAT_DURATION=${CAT_DURATION:-6s}
 # One guest at a time: a TCG guest (thread=single) keeps one host core busy;
 # with two at once on a 2-core host, neither the host side nor the guests

@@ -36,6 +36,7 @@ static void bad_json(const char *json, const char *want)
 
 static void test_lookup(void **state)
 {
+	char deep[262];
 	const char *j = "{\"a\": {\"b\": [1, 2.5e3, {\"c\": -4}]}, \"s\": \"x\\\"y\", "
 			"\"t\": true, \"n\": null, \"a.b\": 9}";
 
@@ -48,15 +49,21 @@ static void test_lookup(void **state)
 	lookup(j, "a.b.3", false, false, 0);
 	lookup(j, "a.x", false, false, 0);
 	lookup(j, "a.b.c", false, false, 0);
+	lookup(j, "a.b.01", false, false, 0);
 	lookup("  7\n", "", true, true, 7);
-	bad_json("", "unexpected end");
-	bad_json("{\"a\": 1,}", "expected a string");
-	bad_json("{\"a\": 01}", "bad number");
-	bad_json("{\"a\": 1} 2", "more than one value");
+	bad_json("", "payload output is not JSON: JSON at byte 0: unexpected end");
+	bad_json("{\"a\": 1,}", "expected a member name");
+	bad_json("{\"a\": 01}", "leading zero");
+	bad_json("{\"a\": 1} 2", "trailing bytes");
 	bad_json("{\"a\": \"x", "unterminated string");
-	bad_json("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]"
-		 "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", "nested too deep");
-	bad_json("tru", "unexpected character");
+	bad_json("tru", "bad literal");
+	bad_json("{\"a\": \"\\ud800\"}", "lone high surrogate");
+	/* 130 levels: past the parser's 120. */
+	memset(deep, '[', 130);
+	deep[130] = '1';
+	memset(deep + 131, ']', 130);
+	deep[261] = 0;
+	bad_json(deep, "nested too deep");
 }
 
 struct fix {
@@ -141,7 +148,7 @@ static void test_verdicts(void **state)
 			 KT_PAYLOAD_ERROR);
 	/* Without metrics the output does not matter. */
 	f.spec.n_metrics = 0;
-	verdict(&f, false, KT_PAYLOAD_PASS, "exit 3, 0 metrics");
+	verdict(&f, false, KT_PAYLOAD_PASS, "payload 'p': exit 3");
 }
 
 int main(void)

@@ -57,6 +57,9 @@ static void wait_running(const struct kt_workset *ws, unsigned first, unsigned n
 	}
 }
 
+/* kt_workset_settle's argument for the sets run_n makes (0 = none). */
+static uint32_t settle_ms;
+
 static void run_n(const Ktstr__WorkSpec *w, unsigned n, unsigned ms, Ktstr__WorkerStats *out)
 {
 	struct kt_workset *ws;
@@ -70,6 +73,7 @@ static void run_n(const Ktstr__WorkSpec *w, unsigned n, unsigned ms, Ktstr__Work
 	for (unsigned i = 0; i < n; i++)
 		assert_true(kt_workset_pid(ws, i) > 0);
 	assert_int_equal(kt_workset_pid(ws, n), -1);
+	kt_workset_settle(ws, settle_ms);
 	kt_workset_start(ws);
 	wait_running(ws, 0, n);
 	sleep_ms(ms);
@@ -506,6 +510,29 @@ static void pipe_io(void **state)
 	free_stats(s);
 }
 
+/* The settle sample: taken at the first check past the warm-up, within
+ * the run, with the run delay of that moment; none without a warm-up. */
+static void settle_sample(void **state)
+{
+	Ktstr__WorkSpec w = work(KTSTR__WORK_TYPE__WORK_CPU_SPIN);
+	Ktstr__WorkerStats s[3];
+
+	(void)state;
+	settle_ms = 200;
+	run_n(&w, 3, 700, s);
+	settle_ms = 0;
+	for (int i = 0; i < 3; i++) {
+		assert_true(s[i].settle_wall_ns >= 200 * MS);
+		assert_true(s[i].settle_wall_ns < s[i].wall_ns);
+		assert_true(s[i].settle_run_delay_ns <= s[i].run_delay_ns);
+	}
+	free_n(s, 3);
+	run_n(&w, 3, 300, s);
+	for (int i = 0; i < 3; i++)
+		assert_true(s[i].settle_wall_ns == 0 && s[i].settle_run_delay_ns == 0);
+	free_n(s, 3);
+}
+
 /* The bursty sleep is not a gap: after a 20 ms burst and a 1.5 s sleep the
  * largest gap stays below 1 s (long, so that a loaded host's preemption
  * cannot pass for a counted sleep). */
@@ -756,6 +783,7 @@ int main(void)
 		cmocka_unit_test(fork_exit_reaps),
 		cmocka_unit_test(group_deaths),
 		cmocka_unit_test(bursty_gap),
+		cmocka_unit_test(settle_sample),
 		cmocka_unit_test(killed_keep_numbers),
 		cmocka_unit_test(died_of_signal),
 		cmocka_unit_test(killed_is_not_death),
