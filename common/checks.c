@@ -221,41 +221,49 @@ static void check_work(const Ktstr__ScenarioResult *res, struct kt_check *c)
 			(unsigned long long)least, cg_name(least_cg), least_w);
 }
 
+/* Whether W's settle sample can be used: taken, no later than half its
+ * run, and not above its totals (the guest's numbers are not trusted). */
+static bool settled(const Ktstr__WorkerStats *w)
+{
+	return w->settle_wall_ns && w->settle_wall_ns <= w->wall_ns / 2 &&
+	       w->settle_run_delay_ns <= w->run_delay_ns;
+}
+
 /* Share of wall time spent runnable but not running (schedstat run delay):
  * the off-CPU time a worker did not choose. For CPU-bound work it equals
  * wall - cpu; for blocking work (pipes, sleeps) it leaves out the waiting
- * the work asked for, which differs between workers by design. Judged
- * after the worker's settle sample (the scheduler's first placements and
- * balancing of new tasks left out) when what follows it is at least as
- * long as what went before; else, or when the sample does not fit the
- * totals, over the whole run. *SETTLED says which. */
-static double wait_pct(const Ktstr__WorkerStats *w, bool *settled)
+ * the work asked for, which differs between workers by design. With
+ * AFTER, over the stretch after the settle sample (the scheduler's first
+ * placements and balancing of new tasks left out). */
+static double wait_pct(const Ktstr__WorkerStats *w, bool after)
 {
 	uint64_t wall = w->wall_ns, delay = w->run_delay_ns;
 
-	*settled = w->settle_wall_ns && w->settle_wall_ns <= wall / 2 &&
-		   w->settle_run_delay_ns <= delay;
-	if (*settled) {
+	if (after) {
 		wall -= w->settle_wall_ns;
 		delay -= w->settle_run_delay_ns;
 	}
 	return fmin(100.0, (double)delay * 100.0 / (double)wall);
 }
 
-/* The spread of one cgroup's measured workers; *MEASURED their count,
- * *WHOLE how many of them were judged over their whole run. */
+/* The spread of one cgroup's measured workers; *MEASURED their count.
+ * Like is compared with like: after the warm-up when every measured
+ * worker has a usable sample (*AFTER), else all over their whole run (a
+ * worker spawned late, or too short, keeps its own start). */
 static double cg_spread(const Ktstr__CgroupStats *cg, size_t *hi, size_t *lo, double *hi_pct,
-			double *lo_pct, size_t *measured, size_t *whole)
+			double *lo_pct, size_t *measured, bool *after)
 {
 	*measured = 0;
+	*after = true;
+	for (size_t w = 0; w < cg->n_workers; w++)
+		if (cg->workers[w]->wall_ns && !settled(cg->workers[w]))
+			*after = false;
 	for (size_t w = 0; w < cg->n_workers; w++) {
 		double pct;
-		bool settled;
 
 		if (!cg->workers[w]->wall_ns)
 			continue;
-		pct = wait_pct(cg->workers[w], &settled);
-		*whole += !settled;
+		pct = wait_pct(cg->workers[w], *after);
 		if (!(*measured)++ || pct > *hi_pct) {
 			*hi = w;
 			*hi_pct = pct;
@@ -292,19 +300,19 @@ static void check_spread(const struct kt_checks_cfg *cfg, const Ktstr__ScenarioR
 			 struct kt_check *c)
 {
 	const Ktstr__CgroupStats *worst = NULL;
-	size_t compared = 0, whi = 0, wlo = 0, judged = 0, whole = 0;
+	size_t compared = 0, whi = 0, wlo = 0, whole = 0;
 	double spread = 0, whi_pct = 0, wlo_pct = 0;
 	struct msg m;
 
 	for (size_t i = 0; i < res->n_cgroups; i++) {
-		size_t hi = 0, lo = 0, measured, w = 0;
+		size_t hi = 0, lo = 0, measured;
 		double hi_pct = 0, lo_pct = 0;
-		double s = cg_spread(res->cgroups[i], &hi, &lo, &hi_pct, &lo_pct, &measured, &w);
+		bool after;
+		double s = cg_spread(res->cgroups[i], &hi, &lo, &hi_pct, &lo_pct, &measured, &after);
 
 		if (measured < 2)
 			continue;
-		judged += measured;
-		whole += w;
+		whole += !after;
 		if (!compared++ || s > spread) {
 			worst = res->cgroups[i];
 			spread = s;
@@ -322,12 +330,13 @@ static void check_spread(const struct kt_checks_cfg *cfg, const Ktstr__ScenarioR
 		msg_add(&m, "run-queue wait spread %.1f pp in %s (worker %zu %.1f%%, worker %zu %.1f%%) "
 			"%s %.1f pp; %zu cgroups compared", spread, cg_name(worst), whi, whi_pct, wlo,
 			wlo_pct, c->passed ? "within" : "exceeds", cfg->max_spread, compared);
-		if (whole < judged)
-			msg_add(&m, "; %zu of %zu workers judged after a %.0f ms warm-up", judged - whole,
-				judged, cfg->spread_warmup_ms);
+		if (whole < compared)
+			msg_add(&m, "; %zu of %zu cgroups judged after a %.0f ms warm-up",
+				compared - whole, compared, cfg->spread_warmup_ms);
 		if (whole)
-			msg_add(&m, "; %zu of %zu workers judged over their whole run (no warm-up "
-				"sample, or a run under twice the warm-up)", whole, judged);
+			msg_add(&m, "; %zu of %zu cgroups judged over the whole run (a worker without "
+				"a warm-up sample, or with a run under twice the warm-up)", whole,
+				compared);
 	}
 	add_unmeasured(res, &m);
 }

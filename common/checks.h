@@ -18,9 +18,11 @@
  *                       settle sample, WorkerStats.settle_*): the
  *                       scheduler placing and balancing new tasks is a
  *                       transient, and spread is about the steady share.
- *                       A worker whose run after the sample is shorter
- *                       than before it (or without a sample) is judged
- *                       over its whole run; the message counts both.
+ *                       Like is compared with like: when a worker of
+ *                       the cgroup has no sample, or its run after the
+ *                       sample is shorter than before it, the whole
+ *                       cgroup is judged over the whole run; the message
+ *                       counts cgroups of each kind.
  *   not_starved.gap     largest gap between progress checks, ms;
  *                       max_gap_ms x slowdown
  *   isolation           workers seen on a CPU outside their cgroup's cpus;

@@ -156,17 +156,24 @@ static int parse_escape(struct parser *ps, char *o, size_t *n)
 			return -1;
 		if (cp == 0)
 			return perr(ps, "\\u0000 in a string");
-		if (cp >= 0xdc00 && cp <= 0xdfff)
-			return perr(ps, "lone low surrogate");
-		if (cp >= 0xd800 && cp <= 0xdbff) {
-			if (ps->end - ps->p < 2 || ps->p[0] != '\\' || ps->p[1] != 'u')
-				return perr(ps, "lone high surrogate");
-			ps->p += 2;
-			if (hex4(ps, &lo))
-				return -1;
-			if (lo < 0xdc00 || lo > 0xdfff)
-				return perr(ps, "bad surrogate pair");
-			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+		/* A lone surrogate (Python writes them for bytes it could not
+		 * decode) reads as U+FFFD, as common/json.c writes bad UTF-8. */
+		if (cp >= 0xdc00 && cp <= 0xdfff) {
+			cp = 0xfffd;
+		} else if (cp >= 0xd800 && cp <= 0xdbff) {
+			const char *next = ps->p;
+			unsigned hi = cp;
+
+			cp = 0xfffd;
+			if (ps->end - ps->p >= 2 && ps->p[0] == '\\' && ps->p[1] == 'u') {
+				ps->p += 2;
+				if (hex4(ps, &lo))
+					return -1;
+				if (lo >= 0xdc00 && lo <= 0xdfff)
+					cp = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
+				else
+					ps->p = next; /* the next escape stands alone */
+			}
 		}
 		*n = utf8(o, cp);
 		return 0;
@@ -972,7 +979,8 @@ const struct kt_dval *kt_dval_key(const struct kt_dval *v, const char *key, size
 {
 	if (!v || v->type != DV_OBJECT)
 		return NULL;
-	for (size_t i = 0; i < v->n; i++)
+	/* A key given twice: the last one, as jq and Python read it. */
+	for (size_t i = v->n; i-- > 0;)
 		if (strlen(v->keys[i]) == n && !memcmp(v->keys[i], key, n))
 			return &v->items[i];
 	return NULL;

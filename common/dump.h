@@ -1,9 +1,11 @@
 /* Reading JSON on the host: failure dumps and snapshots (the JSON of
  * guest/mapdump.h) for ktstr-query dump and tests, and payloads' metrics
- * (common/payload_check.h). A small bounded, strict JSON parser (RFC 8259:
- * one value, valid escapes and surrogates, no NUL, at most 120 levels and
- * 2^20 values); plain accessors for any document; and an accessor that
- * walks a dump's typed tree:
+ * (common/payload_check.h). A small bounded JSON parser, strict about
+ * RFC 8259's grammar (one value, JSON numbers only, valid escapes, no NUL;
+ * at most 120 levels and 2^20 values; a lone surrogate escape reads as
+ * U+FFFD, raw bytes are kept as they come, duplicate keys too); plain
+ * accessors for any
+ * document; and an accessor that walks a dump's typed tree:
  *
  *   kt_dump_var(d, "stall", ...)                   a global in any data map
  *   kt_dump_var(d, "bss.nr_enqueued", ...)         section suffix + member
@@ -58,8 +60,9 @@ int kt_dval_u64(const struct kt_dval *v, uint64_t *out, struct kt_err *err);
 int kt_dval_i64(const struct kt_dval *v, int64_t *out, struct kt_err *err);
 /* A char array or string value; the pointer lives as long as the dump. */
 int kt_dval_str(const struct kt_dval *v, const char **out, struct kt_err *err);
-/* Plain JSON: member KEY (N bytes) of object V, element I of array V;
- * NULL when V is not an object / array or has no such member / element. */
+/* Plain JSON: member KEY (N bytes) of object V (the last of duplicates),
+ * element I of array V; NULL when V is not an object / array or has no
+ * such member / element. */
 const struct kt_dval *kt_dval_key(const struct kt_dval *v, const char *key, size_t n);
 const struct kt_dval *kt_dval_item(const struct kt_dval *v, size_t i);
 /* Whether V is a JSON number; if so its value (integers beyond 2^53 lose

@@ -16,8 +16,10 @@
  *          be judged as written.
  *
  * Metric paths are dotted: object keys, and decimal indices for arrays
- * ("summary.ops_per_sec", "runs.0.ms"). The output is read by
- * common/dump.h's parser: bounded depth and size, strict syntax. */
+ * ("summary.ops_per_sec", "runs.0.ms"); a key given twice means its last
+ * value. The output is read by common/dump.h's parser: bounded depth and
+ * size, strict JSON (numbers as JSON writes them: no "+1", ".5" or "1.";
+ * escapes decoded before keys are matched). */
 #ifndef KTSTR_PAYLOAD_CHECK_H
 #define KTSTR_PAYLOAD_CHECK_H
 #include <stdbool.h>

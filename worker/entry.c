@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -810,8 +811,8 @@ int kt_entry_run(const struct kt_entry_req *req, struct kt_entry_result *r, stru
 	}
 	/* With its own measurement the guest scales wait_payload timeouts. */
 	spec->host_calib_ns = kt_calib_host_ns();
-	spec->spread_warmup_ms = (uint32_t)(req->checks ? req->checks :
-					    kt_scenario_checks(req->scenario))->spread_warmup_ms;
+	spec->spread_warmup_ms = (uint32_t)llround((req->checks ? req->checks :
+						     kt_scenario_checks(req->scenario))->spread_warmup_ms);
 	for (const char *const *b = kt_scenario_payload_bins(req->scenario); *b; b++) {
 		const char *l = payload_local(req, *b);
 

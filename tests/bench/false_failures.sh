@@ -15,7 +15,9 @@
 # its duration, test_catalog.c checks it), with the guest's own boot_ms and
 # run_ms beside it. All numbers are measured in this run. Infra outcomes
 # are retried once, as the farm does, and counted apart. FF_OUT=DIR keeps
-# every entry's report there (else they go with the temporary directory).
+# every entry's report there (else they go with the temporary directory);
+# FF_REPORT_ONLY=1 with FF_OUT prints the summary of the runs kept there
+# without running anything.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../integration/lib.sh"
@@ -24,6 +26,7 @@ source "$here/../integration/catalog_lib.sh"
 out=${FF_OUT:-$TMP}
 mkdir -p "$out"
 rm -f "$out/failures"
+[ -n "${FF_REPORT_ONLY:-}" ] || rm -f "$out"/*.infra
 mapfile -t names < <(catalog_names)
 rounds=${2:-$(((200 + ${#names[@]} - 1) / ${#names[@]}))}
 planned_ms=$(jq -n --arg d "$CAT_DURATION" '$d | if test("ms$") then .[:-2] | tonumber
@@ -33,6 +36,7 @@ echo "false_failures: ${#names[@]} scenarios x $rounds rounds = $((${#names[@]} 
 	"$CAT_JOBS at a time"
 start=$(date +%s)
 for r in $(seq 1 "$rounds"); do
+	[ -n "${FF_REPORT_ONLY:-}" ] && break
 	catalog_run "$out" "$r" "${names[@]}"
 	echo "round $r/$rounds done after $(($(date +%s) - start)) s"
 done

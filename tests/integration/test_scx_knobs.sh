@@ -5,8 +5,8 @@
 #   --slow         3 of every 4 dispatch rounds are skipped: nr_skipped =
 #                  nr_dispatch_calls - ceil(nr_dispatch_calls / 4);
 #   --degrade      the skipped share grows with time (s of 16 after s
-#                  seconds): larger between the two snapshots than before
-#                  the first;
+#                  seconds): larger between snapshots s1 and s2 than
+#                  between s0 and s1;
 #   --scattershot  enqueue scatters tasks over CPUs (nr_scattered > 0) and
 #                  select_cpu never inserts directly (nr_direct = 0), while
 #                  without it an idle CPU gets tasks directly.
@@ -28,7 +28,7 @@ steps:
 YAML
 # bss SNAPSHOT MEMBER: a jq expression for the fixture's .bss member.
 bss() { echo "([.snapshots[\"$1\"].maps[] | select(.name | endswith(\".bss\")) | .entries[0].value.members[] | select(.name == \"$2\") | .value.value][0])"; }
-verdict='(.status == "pass" or .status == "fail") and .scheduler.failure == "none"'
+verdict='(.status == "pass" or .status == "fail") and .scheduler.enabled and .scheduler.failure == "none"'
 
 # run_knob OUT ARGS: pass and fail are both answers here (exit 0 or not);
 # the checks below read the report.

@@ -323,7 +323,8 @@ static void test_spread_warmup(void **state)
 	f.w[0][1].run_delay_ns = 300 * MS;
 	c = eval_one(&cfg, &f, "not_starved.spread", &all);
 	assert_false(c->passed);
-	want_msg(c, "2 of 2 workers judged over their whole run (no warm-up sample");
+	want_msg(c, "(worker 0 35.0%, worker 1 15.0%) exceeds 15.0 pp; 1 cgroups compared; "
+		 "1 of 1 cgroups judged over the whole run (a worker without a warm-up sample");
 	free(all);
 
 	/* Worker 0 waited 400 of the first 500 ms: after it both waited 20%. */
@@ -335,7 +336,7 @@ static void test_spread_warmup(void **state)
 	assert_true(c->passed);
 	assert_true(fabs(c->value) < 1e-9);
 	want_msg(c, "(worker 0 20.0%, worker 1 20.0%) within 15.0 pp; 1 cgroups compared; "
-		 "2 of 2 workers judged after a 500 ms warm-up");
+		 "1 of 1 cgroups judged after a 500 ms warm-up");
 	free(all);
 
 	/* Held off after the warm-up: 700 of 1500 ms against 300 of 1500. */
@@ -345,21 +346,39 @@ static void test_spread_warmup(void **state)
 	want_msg(c, "(worker 0 46.7%, worker 1 20.0%) exceeds 15.0 pp");
 	free(all);
 
-	/* A sample past half the run, or above the totals, is not used. */
-	cfg.max_spread = 10;
+	/* One worker's sample unusable (past half its run, or above its
+	 * totals): the whole cgroup is judged over the whole run, like with
+	 * like. A second cgroup keeps its warm-up. */
+	fx_init(&f, 2, 2);
+	for (int i = 0; i < 2; i++)
+		for (int k = 0; k < 2; k++) {
+			f.w[i][k].wall_ns = 2000 * MS;
+			f.w[i][k].settle_wall_ns = 500 * MS;
+		}
+	f.w[0][0].run_delay_ns = 700 * MS;
 	f.w[0][0].settle_run_delay_ns = 400 * MS;
+	f.w[0][1].run_delay_ns = 300 * MS;
 	f.w[0][0].settle_wall_ns = 1001 * MS;
 	c = eval_one(&cfg, &f, "not_starved.spread", &all);
 	assert_false(c->passed);
-	want_msg(c, "(worker 0 35.0%, worker 1 20.0%) exceeds 10.0 pp");
-	want_msg(c, "1 of 2 workers judged after a 500 ms warm-up; 1 of 2 workers judged over "
-		 "their whole run");
+	want_msg(c, "in cg_0 (worker 0 35.0%, worker 1 15.0%) exceeds 15.0 pp; 2 cgroups compared; "
+		 "1 of 2 cgroups judged after a 500 ms warm-up; 1 of 2 cgroups judged over the "
+		 "whole run");
 	free(all);
 	f.w[0][0].settle_wall_ns = 500 * MS;
 	f.w[0][0].settle_run_delay_ns = 701 * MS;
 	c = eval_one(&cfg, &f, "not_starved.spread", &all);
 	assert_false(c->passed);
-	want_msg(c, "(worker 0 35.0%, worker 1 20.0%)");
+	want_msg(c, "(worker 0 35.0%, worker 1 15.0%)");
+	free(all);
+
+	/* Without a warm-up (spread_warmup_ms 0) the guest takes no sample. */
+	cfg.spread_warmup_ms = 0;
+	fx_init(&f, 1, 2);
+	f.w[0][0].run_delay_ns = 400 * MS;
+	c = eval_one(&cfg, &f, "not_starved.spread", &all);
+	assert_false(c->passed);
+	want_msg(c, "1 of 1 cgroups judged over the whole run");
 	free(all);
 }
 

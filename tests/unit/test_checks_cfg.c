@@ -51,6 +51,8 @@ static void test_kv(void **state)
 	kv_ok(&o, "max_throughput_cv=0.5");
 	kv_ok(&o, "min_work_rate=off");
 	kv_ok(&o, "max_p99_wake_us=1e4");
+	kv_ok(&o, "spread_warmup_ms=0");
+	assert_true(o.has[KT_CK_SPREAD_WARMUP_MS] && o.v.spread_warmup_ms == 0);
 	assert_true(o.has[KT_CK_MAX_GAP_MS] && o.v.max_gap_ms == 3000);
 	assert_true(o.has[KT_CK_ISOLATION] && o.v.isolation);
 	assert_true(o.has[KT_CK_NOT_STARVED] && !o.v.not_starved);

@@ -84,11 +84,26 @@ static void numbers_exact(void **state)
 	kt_dump_free(d);
 }
 
+/* Lone surrogate escapes read as U+FFFD; a pair as its code point. */
+static void surrogates(void **state)
+{
+	const char *json = "\"\\udc80\\ud800\\u0041\\ud83d\\ude00\\ud800\"";
+	const char *s;
+	struct kt_dump *d;
+	struct kt_err e;
+
+	(void)state;
+	assert_int_equal(kt_dump_parse(json, strlen(json), &d, &e), 0);
+	assert_int_equal(kt_dval_str(kt_dump_root(d), &s, &e), 0);
+	assert_string_equal(s, "\xef\xbf\xbd\xef\xbf\xbd" "A\xf0\x9f\x98\x80\xef\xbf\xbd");
+	kt_dump_free(d);
+}
+
 static void rejects(void **state)
 {
 	static const char *const bad[] = {
 		"", " ", "{", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "01", "1 2", "-", "1.",
-		"1e", "+1", ".5", "tru", "nul", "\"abc", "\"\\u0000\"", "\"\\ud800\"", "\"\\udc00\"",
+		"1e", "+1", ".5", "tru", "nul", "\"abc", "\"\\u0000\"", "\"\\ud800\\u12\"",
 		"\"\\x41\"", "\"\\u12g4\"", "\"a\tb\"", "[1]]", "{}x", "NaN", "[\"a\"\"b\"]",
 	};
 	struct kt_dump *d;
@@ -339,6 +354,7 @@ int main(void)
 		cmocka_unit_test(accepts_and_prints),
 		cmocka_unit_test(numbers_exact),
 		cmocka_unit_test(rejects),
+		cmocka_unit_test(surrogates),
 		cmocka_unit_test(accessor_found),
 		cmocka_unit_test(accessor_not_found),
 		cmocka_unit_test(accessor_wrong_type),

@@ -50,6 +50,8 @@ static void test_lookup(void **state)
 	lookup(j, "a.x", false, false, 0);
 	lookup(j, "a.b.c", false, false, 0);
 	lookup(j, "a.b.01", false, false, 0);
+	lookup("{\"a\": 1, \"a\": 2}", "a", true, true, 2);
+	lookup("{\"\\u0061\": 3}", "a", true, true, 3);
 	lookup("  7\n", "", true, true, 7);
 	bad_json("", "payload output is not JSON: JSON at byte 0: unexpected end");
 	bad_json("{\"a\": 1,}", "expected a member name");
@@ -57,7 +59,10 @@ static void test_lookup(void **state)
 	bad_json("{\"a\": 1} 2", "trailing bytes");
 	bad_json("{\"a\": \"x", "unterminated string");
 	bad_json("tru", "bad literal");
-	bad_json("{\"a\": \"\\ud800\"}", "lone high surrogate");
+	/* Lone surrogates (Python's for undecodable bytes) read as U+FFFD. */
+	lookup("{\"a\": \"\\ud800\", \"b\": \"\\udc80\\ud800\\u0041\", \"c\": 1}", "c", true,
+	       true, 1);
+	bad_json("{\"a\": \"\\ud800\\u12\"}", "escape");
 	/* 130 levels: past the parser's 120. */
 	memset(deep, '[', 130);
 	deep[130] = '1';
@@ -143,7 +148,7 @@ static void test_verdicts(void **state)
 	f.res.output = "{\"ops\": \"many\", \"lat\": {\"p99\": 3}}";
 	verdict(&f, false, KT_PAYLOAD_ERROR, "metric ops is not a number");
 	f.res.output = "ops=150";
-	verdict(&f, false, KT_PAYLOAD_ERROR, "output is not JSON");
+	verdict(&f, false, KT_PAYLOAD_ERROR, "payload output is not JSON: JSON at byte 0");
 	assert_int_equal(kt_payload_check(&f.spec, NULL, buf, sizeof(buf)),
 			 KT_PAYLOAD_ERROR);
 	/* Without metrics the output does not matter. */
