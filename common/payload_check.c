@@ -1,10 +1,8 @@
-#include <errno.h>
 #include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include "dump.h"
 #include "payload_check.h"
