@@ -371,11 +371,18 @@ static void judge_payloads(const Ktstr__EntrySpec *spec, struct kt_entry_result 
 			 "; %zu payloads passed", n);
 }
 
+/* The thresholds this entry is judged by: the caller's, else the
+ * scenario's own. */
+static const struct kt_checks_cfg *req_checks(const struct kt_entry_req *req)
+{
+	return req->checks ? req->checks : kt_scenario_checks(req->scenario);
+}
+
 /* The checks' verdict on a scenario that ran to completion. */
 static void judge(const struct kt_entry_req *req, struct kt_entry_result *r,
 		  const Ktstr__EntrySpec *spec)
 {
-	struct kt_checks_cfg cfg = *(req->checks ? req->checks : kt_scenario_checks(req->scenario));
+	struct kt_checks_cfg cfg = *req_checks(req);
 	struct kt_err e;
 	size_t failed = 0;
 
@@ -811,8 +818,7 @@ int kt_entry_run(const struct kt_entry_req *req, struct kt_entry_result *r, stru
 	}
 	/* With its own measurement the guest scales wait_payload timeouts. */
 	spec->host_calib_ns = kt_calib_host_ns();
-	spec->spread_warmup_ms = (uint32_t)llround((req->checks ? req->checks :
-						     kt_scenario_checks(req->scenario))->spread_warmup_ms);
+	spec->spread_warmup_ms = (uint32_t)llround(req_checks(req)->spread_warmup_ms);
 	for (const char *const *b = kt_scenario_payload_bins(req->scenario); *b; b++) {
 		const char *l = payload_local(req, *b);
 
